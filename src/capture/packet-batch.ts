@@ -25,7 +25,7 @@ export interface CaptureInterface {
 export interface PacketBatch {
   count: number;
   /** Backing bytes; packet i's captured bytes are data[offset[i], offset[i] + capturedLength[i]). */
-  data: Uint8Array;
+  data: Buffer;
   offset: Uint32Array;
   capturedLength: Uint32Array;
   /** Original length on the wire: the number every byte total is made of. */
@@ -68,7 +68,7 @@ export class PacketBatchBuilder {
   }
 
   /** A batch over `data` holding the packets pushed so far; the builder starts anew. */
-  take(data: Uint8Array, interfaces: readonly CaptureInterface[]): PacketBatch {
+  take(data: Buffer, interfaces: readonly CaptureInterface[]): PacketBatch {
     const n = this.count;
     this.count = 0;
     return {

@@ -1,0 +1,27 @@
+// Byte and packet counters, the smallest unit of accounting.
+
+export class Counter {
+  bytes = 0;
+  packets = 0;
+
+  add(bytes: number): void {
+    this.bytes += bytes;
+    this.packets++;
+  }
+
+  addCounter(other: Counter): void {
+    this.bytes += other.bytes;
+    this.packets += other.packets;
+  }
+}
+
+/** Sent and received, from the point of view of a local socket (or of the whole host). */
+export class Traffic {
+  readonly sent = new Counter();
+  readonly received = new Counter();
+
+  addTraffic(other: Traffic): void {
+    this.sent.addCounter(other.sent);
+    this.received.addCounter(other.received);
+  }
+}

@@ -1,0 +1,89 @@
+// Reader for classic libpcap files: both byte orders, microsecond (a1b2c3d4) and
+// nanosecond (a1b23c4d) timestamps. pcap-parser (kept as the reference in the tests) has
+// no nanosecond format, no byte offsets for errors and buffers without bound on a corrupt
+// length, so the pipeline reads the format itself.
+
+import { basename } from 'node:path';
+import { CaptureFileError } from './errors.js';
+import { FileChunks } from './file-chunks.js';
+import { PacketBatchBuilder, type CaptureInterface, type PacketBatch, type PacketSource } from './packet-batch.js';
+
+const FILE_HEADER_BYTES = 24;
+const RECORD_HEADER_BYTES = 16;
+/** libpcap's own ceiling on a snapshot length; a larger record length means a corrupt file. */
+export const MAX_CAPTURED_LENGTH = 262144;
+const BATCH_PACKETS = 4096;
+
+export const PCAP_MAGIC_MICROS = 0xa1b2c3d4;
+export const PCAP_MAGIC_NANOS = 0xa1b23c4d;
+
+export class PcapFileSource implements PacketSource {
+  readonly kind = 'pcap' as const;
+  private readonly ifaces: CaptureInterface[] = [];
+
+  constructor(readonly path: string) {}
+
+  interfaces(): readonly CaptureInterface[] {
+    return this.ifaces;
+  }
+
+  async *batches(): AsyncGenerator<PacketBatch> {
+    const file = await FileChunks.open(this.path);
+    const fail = (problem: string, offset: number, packets: number) =>
+      new CaptureFileError(this.path, problem, packets, offset);
+    try {
+      await file.fill(FILE_HEADER_BYTES);
+      if (file.available < FILE_HEADER_BYTES) throw fail('not a pcap file (shorter than its 24-byte header)', 0, 0);
+      const header = file.buffer;
+      let littleEndian: boolean;
+      const magicLE = header.readUInt32LE(0);
+      if (magicLE === PCAP_MAGIC_MICROS || magicLE === PCAP_MAGIC_NANOS) littleEndian = true;
+      else if (header.readUInt32BE(0) === PCAP_MAGIC_MICROS || header.readUInt32BE(0) === PCAP_MAGIC_NANOS) littleEndian = false;
+      else throw fail('not a pcap file (unknown magic number)', 0, 0);
+      const u32 = littleEndian ? (b: Buffer, at: number) => b.readUInt32LE(at) : (b: Buffer, at: number) => b.readUInt32BE(at);
+      const fractionPerSecond = u32(header, 0) === PCAP_MAGIC_NANOS ? 1e9 : 1e6;
+      const linkType = u32(header, 20) & 0xffff; // upper bits carry FCS flags, not the type
+      this.ifaces.push({ name: basename(this.path), linkType });
+      file.position = FILE_HEADER_BYTES;
+
+      const builder = new PacketBatchBuilder(BATCH_PACKETS);
+      let packets = 0;
+      for (;;) {
+        let needed = RECORD_HEADER_BYTES;
+        const buf = file.buffer;
+        let pos = file.position;
+        const end = buf.length;
+        while (pos + RECORD_HEADER_BYTES <= end) {
+          const captured = u32(buf, pos + 8);
+          if (captured > MAX_CAPTURED_LENGTH) {
+            throw fail(`corrupt packet record (captured length ${captured} exceeds ${MAX_CAPTURED_LENGTH})`, file.bufferStart + pos, packets);
+          }
+          if (pos + RECORD_HEADER_BYTES + captured > end) {
+            needed = RECORD_HEADER_BYTES + captured;
+            break;
+          }
+          const ts = u32(buf, pos) + u32(buf, pos + 4) / fractionPerSecond;
+          builder.push(pos + RECORD_HEADER_BYTES, captured, u32(buf, pos + 12), ts, 0);
+          pos += RECORD_HEADER_BYTES + captured;
+          packets++;
+          if (builder.full) {
+            file.position = pos;
+            yield builder.take(buf, this.ifaces);
+          }
+        }
+        file.position = pos;
+        if (builder.count > 0) yield builder.take(buf, this.ifaces);
+        if (file.eof) {
+          if (file.available > 0) throw fail('truncated packet record (the file ends mid-packet)', file.fileOffset, packets);
+          return;
+        }
+        await file.fill(needed);
+        if (file.eof && file.available < needed && file.available > 0) {
+          throw fail('truncated packet record (the file ends mid-packet)', file.fileOffset, packets);
+        }
+      }
+    } finally {
+      await file.close();
+    }
+  }
+}

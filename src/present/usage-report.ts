@@ -1,0 +1,201 @@
+// The JSON document of DESIGN.md (version 1), built from the meter's state. Every other
+// output (table, Ink screen, metrics) is drawn from this one shape.
+
+import type { Meter, ConnectionRecord } from '../account/meter.js';
+import { processKey } from '../account/meter.js';
+import { Traffic } from '../account/counters.js';
+import type { ProcessInfo, Protocol } from '../attribute/types.js';
+import { OtherReason } from '../decode/decoded-packet.js';
+
+export interface ProcessUsage {
+  pid: number | null;
+  name: string;
+  cmdline: string;
+  user: string | null;
+  sentBytes: number;
+  receivedBytes: number;
+  sentPackets: number;
+  receivedPackets: number;
+  sentRate: number;
+  receivedRate: number;
+}
+
+export interface ConnectionUsage {
+  protocol: Protocol;
+  localAddress: string;
+  localPort: number;
+  remoteAddress: string;
+  remotePort: number;
+  pid: number | null;
+  name: string | null;
+  sentBytes: number;
+  receivedBytes: number;
+  sentPackets: number;
+  receivedPackets: number;
+  packets: number;
+}
+
+export interface BucketUsage {
+  packets: number;
+  bytes: number;
+  sentBytes: number;
+  receivedBytes: number;
+  sentPackets: number;
+  receivedPackets: number;
+}
+
+export interface InterfaceUsage {
+  name: string;
+  rxBytes: number;
+  txBytes: number;
+  rxPackets: number;
+  txPackets: number;
+  kernelRxBytes?: number;
+  kernelTxBytes?: number;
+}
+
+export interface UsageReport {
+  version: 1;
+  source: { kind: 'live' | 'pcap' | 'pcapng'; path?: string; interfaces: string[]; packets: number; bytes: number; error?: string };
+  /** Seconds covered: first to last packet in a replay, the run so far live. */
+  durationSeconds: number;
+  totals: { packets: number; bytes: number; sentBytes: number; receivedBytes: number; sentPackets: number; receivedPackets: number };
+  processes: ProcessUsage[];
+  connections: ConnectionUsage[];
+  unknown: BucketUsage;
+  other: BucketUsage & { byReason: Record<string, { packets: number; bytes: number }> };
+  interfaces: InterfaceUsage[];
+  /** Records retired from the bounded flow table: their bytes are in processes and unknown, not in connections. */
+  retiredConnections: number;
+}
+
+export interface ReportSource {
+  kind: 'live' | 'pcap' | 'pcapng';
+  path?: string;
+  interfaces: string[];
+  error?: string;
+}
+
+const REASON_NAMES: Record<number, string> = {
+  [OtherReason.NOT_IP]: 'notIp',
+  [OtherReason.OTHER_PROTOCOL]: 'otherProtocol',
+  [OtherReason.LATER_FRAGMENT]: 'laterFragment',
+  [OtherReason.MALFORMED]: 'malformed',
+  [OtherReason.UNKNOWN_LINK_TYPE]: 'unknownLinkType',
+};
+
+/**
+ * Builds the report. `rateSeconds` is the interval rates are taken over; for a single
+ * document covering a whole replay it is the capture's duration.
+ */
+export function buildUsageReport(meter: Meter, source: ReportSource, rateSeconds: number): UsageReport {
+  const byProcess = new Map<string, { process: ProcessInfo; traffic: Traffic }>();
+  const unknown = new Traffic();
+  unknown.addTraffic(meter.retiredUnknown);
+  for (const [key, retired] of meter.retired) {
+    const traffic = new Traffic();
+    traffic.addTraffic(retired.traffic);
+    byProcess.set(key, { process: retired.process, traffic });
+  }
+  const connections: ConnectionUsage[] = [];
+  for (const record of meter.records()) {
+    connections.push(connectionUsage(record));
+    if (!record.owner) {
+      unknown.addTraffic(record);
+      continue;
+    }
+    const key = processKey(record.owner);
+    let entry = byProcess.get(key);
+    if (!entry) byProcess.set(key, (entry = { process: record.owner, traffic: new Traffic() }));
+    entry.traffic.addTraffic(record);
+  }
+  const rate = (bytes: number) => (rateSeconds > 0 ? bytes / rateSeconds : 0);
+  const processes: ProcessUsage[] = [...byProcess.values()].map(({ process, traffic }) => ({
+    pid: process.pid,
+    name: process.name,
+    cmdline: process.cmdline,
+    user: process.user,
+    sentBytes: traffic.sent.bytes,
+    receivedBytes: traffic.received.bytes,
+    sentPackets: traffic.sent.packets,
+    receivedPackets: traffic.received.packets,
+    sentRate: rate(traffic.sent.bytes),
+    receivedRate: rate(traffic.received.bytes),
+  }));
+  processes.sort((x, y) => y.sentBytes + y.receivedBytes - (x.sentBytes + x.receivedBytes) || (x.pid ?? 0) - (y.pid ?? 0));
+  connections.sort(
+    (x, y) => y.sentBytes + y.receivedBytes - (x.sentBytes + x.receivedBytes) || connectionOrder(x).localeCompare(connectionOrder(y)),
+  );
+  const byReason: Record<string, { packets: number; bytes: number }> = {};
+  // "other" counts each packet once, even one that is both sent and received (loopback ICMP).
+  const otherOnce = { packets: 0, bytes: 0 };
+  for (const [reason, counter] of meter.otherByReason) {
+    otherOnce.packets += counter.packets;
+    otherOnce.bytes += counter.bytes;
+    byReason[REASON_NAMES[reason] ?? `reason${reason}`] = { packets: counter.packets, bytes: counter.bytes };
+  }
+  return {
+    version: 1,
+    source: {
+      kind: source.kind,
+      ...(source.path === undefined ? {} : { path: source.path }),
+      interfaces: source.interfaces,
+      packets: meter.captured.packets,
+      bytes: meter.captured.bytes,
+      ...(source.error === undefined ? {} : { error: source.error }),
+    },
+    durationSeconds: Number.isFinite(meter.lastTimestamp - meter.firstTimestamp) ? meter.lastTimestamp - meter.firstTimestamp : 0,
+    totals: {
+      packets: meter.captured.packets,
+      bytes: meter.captured.bytes,
+      sentBytes: meter.totals.sent.bytes,
+      receivedBytes: meter.totals.received.bytes,
+      sentPackets: meter.totals.sent.packets,
+      receivedPackets: meter.totals.received.packets,
+    },
+    processes,
+    connections,
+    unknown: bucket(unknown),
+    other: { ...bucket(meter.other), ...otherOnce, byReason },
+    interfaces: [...meter.interfaces].map(([name, traffic]) => ({
+      name,
+      rxBytes: traffic.received.bytes,
+      txBytes: traffic.sent.bytes,
+      rxPackets: traffic.received.packets,
+      txPackets: traffic.sent.packets,
+    })),
+    retiredConnections: meter.retiredConnections,
+  };
+}
+
+function connectionUsage(record: ConnectionRecord): ConnectionUsage {
+  return {
+    protocol: record.protocol,
+    localAddress: record.localAddress,
+    localPort: record.localPort,
+    remoteAddress: record.remoteAddress,
+    remotePort: record.remotePort,
+    pid: record.owner?.pid ?? null,
+    name: record.owner?.name ?? null,
+    sentBytes: record.sent.bytes,
+    receivedBytes: record.received.bytes,
+    sentPackets: record.sent.packets,
+    receivedPackets: record.received.packets,
+    packets: record.sent.packets + record.received.packets,
+  };
+}
+
+function connectionOrder(c: ConnectionUsage): string {
+  return `${c.protocol} ${c.localAddress} ${c.localPort} ${c.remoteAddress} ${c.remotePort}`;
+}
+
+function bucket(traffic: Traffic): BucketUsage {
+  return {
+    packets: traffic.sent.packets + traffic.received.packets,
+    bytes: traffic.sent.bytes + traffic.received.bytes,
+    sentBytes: traffic.sent.bytes,
+    receivedBytes: traffic.received.bytes,
+    sentPackets: traffic.sent.packets,
+    receivedPackets: traffic.received.packets,
+  };
+}
