@@ -9,6 +9,7 @@ import { decodePacket } from '../decode/decode-packet.js';
 import { DecodedPacket, OtherReason, PacketKind, TCP_ACK, TCP_SYN } from '../decode/decoded-packet.js';
 import type { Attribution } from './attribution.js';
 import { Counter, Traffic } from './counters.js';
+import { FlowIndex } from './flow-index.js';
 
 /** One local socket's traffic: the unit DESIGN.md calls a connection record. */
 export class ConnectionRecord extends Traffic {
@@ -71,7 +72,7 @@ export class Meter {
   firstTimestamp = Number.NaN;
   lastTimestamp = Number.NaN;
 
-  private readonly conversations = new Map<string, Conversation>();
+  private readonly conversations = new FlowIndex<Conversation>();
   private readonly decoded = new DecodedPacket();
   private readonly maxConversations: number;
 
@@ -87,6 +88,8 @@ export class Meter {
     const out = this.decoded;
     let ifaceTraffic: Traffic | undefined;
     let ifaceIndex = -1;
+    let first = this.firstTimestamp;
+    let last = this.lastTimestamp;
     for (let i = 0; i < batch.count; i++) {
       const iface = interfaceIndex[i]!;
       if (iface !== ifaceIndex) {
@@ -96,19 +99,23 @@ export class Meter {
       const length = wireLength[i]!;
       const ts = timestamp[i]!;
       this.captured.add(length);
-      if (!(ts >= this.firstTimestamp)) this.firstTimestamp = ts;
-      if (!(ts <= this.lastTimestamp)) this.lastTimestamp = ts;
+      // NaN-safe: the first packet sets both.
+      if (!(ts >= first)) first = ts;
+      if (!(ts <= last)) last = ts;
       const linkType = interfaces[iface]?.linkType ?? -1;
       let sent: boolean;
       let received: boolean;
       if (decodePacket(data, offset[i]!, capturedLength[i]!, linkType, out)) {
         const conversation = this.conversationOf(out, ts);
-        const fromA = this.fromA;
-        for (const counter of fromA ? conversation.aToB : conversation.bToA) counter.add(length);
+        const fromA = this.conversations.fromA;
+        const counters = fromA ? conversation.aToB : conversation.bToA;
+        for (let c = 0; c < counters.length; c++) counters[c]!.add(length);
         sent = fromA ? conversation.aToBSent : conversation.bToASent;
         received = fromA ? conversation.aToBReceived : conversation.bToAReceived;
       } else {
-        ({ sent, received } = this.otherDirection(out));
+        const direction = this.otherDirection(out);
+        sent = direction.sent;
+        received = direction.received;
         if (sent) this.other.sent.add(length);
         if (received) this.other.received.add(length);
         let reason = this.otherByReason.get(out.otherReason);
@@ -124,12 +131,14 @@ export class Meter {
         ifaceTraffic!.received.add(length);
       }
     }
+    this.firstTimestamp = first;
+    this.lastTimestamp = last;
     if (this.conversations.size > this.maxConversations) this.retireLeastRecent();
   }
 
   /** Connection records still in the flow table. */
   *records(): IterableIterator<ConnectionRecord> {
-    for (const conversation of this.conversations.values()) yield* conversation.records;
+    for (const conversation of this.conversations.values_()) yield* conversation.records;
   }
 
   /** Looks again for the owners of records that have none (after the socket tables were re-read). */
@@ -149,33 +158,18 @@ export class Meter {
     return traffic;
   }
 
-  /** Set by conversationOf: whether the packet goes from endpoint a to endpoint b. */
-  private fromA = true;
-
   private conversationOf(p: DecodedPacket, ts: number): Conversation {
-    const data = p.data;
-    let source: string;
-    let destination: string;
-    if (p.ipVersion === 4) {
-      source = `${data.readUInt32BE(p.sourceAt)}:${p.sourcePort}`;
-      destination = `${data.readUInt32BE(p.destinationAt)}:${p.destinationPort}`;
-    } else {
-      source = `${data.toString('hex', p.sourceAt, p.sourceAt + 16)}:${p.sourcePort}`;
-      destination = `${data.toString('hex', p.destinationAt, p.destinationAt + 16)}:${p.destinationPort}`;
-    }
-    this.fromA = source <= destination;
-    const key = this.fromA ? `${p.kind}|${source}|${destination}` : `${p.kind}|${destination}|${source}`;
-    let conversation = this.conversations.get(key);
+    let conversation = this.conversations.get(p);
     if (!conversation) {
-      conversation = this.openConversation(p);
-      this.conversations.set(key, conversation);
+      conversation = this.openConversation(p, this.conversations.fromA);
+      this.conversations.set(conversation);
     }
     conversation.lastSeen = ts;
     return conversation;
   }
 
   /** A new conversation: one record per local end, each counting its own direction. */
-  private openConversation(p: DecodedPacket): Conversation {
+  private openConversation(p: DecodedPacket, sourceIsA: boolean): Conversation {
     const format = p.ipVersion === 4 ? formatIpv4 : formatIpv6;
     const protocol: Protocol = p.kind === PacketKind.TCP ? 'tcp' : 'udp';
     const source = { address: format(p.data, p.sourceAt), port: p.sourcePort };
@@ -218,7 +212,6 @@ export class Meter {
       forwardSent = initiatorIsSource;
       forwardReceived = !initiatorIsSource;
     }
-    const sourceIsA = this.fromA;
     conversation.aToB.push(...(sourceIsA ? forward : backward));
     conversation.bToA.push(...(sourceIsA ? backward : forward));
     // The two flags of the way back are the forward ones swapped: what one socket sends, the other receives.
@@ -242,12 +235,14 @@ export class Meter {
 
   /** Drops the least recently seen tenth of the conversations, keeping their totals. */
   private retireLeastRecent(): void {
-    const byAge = [...this.conversations.entries()].sort((x, y) => x[1].lastSeen - y[1].lastSeen);
+    const ages = [...this.conversations.values_()].map((c) => c.lastSeen).sort((x, y) => x - y);
     const excess = this.conversations.size - Math.floor(this.maxConversations * 0.9);
-    for (const [key, conversation] of byAge.slice(0, excess)) {
+    const cutoff = ages[excess - 1]!; // ties at the cutoff go too, so the bound always holds
+    this.conversations.retain((conversation) => {
+      if (conversation.lastSeen > cutoff) return true;
       for (const record of conversation.records) this.retire(record);
-      this.conversations.delete(key);
-    }
+      return false;
+    });
   }
 
   private retire(record: ConnectionRecord): void {
