@@ -18,6 +18,10 @@ export interface ProcessUsage {
   receivedPackets: number;
   sentRate: number;
   receivedRate: number;
+  /** Executable path, when known: the applications view groups by it. */
+  exe?: string;
+  /** The process has exited; its totals stay. */
+  exited?: boolean;
 }
 
 export interface ConnectionUsage {
@@ -33,6 +37,9 @@ export interface ConnectionUsage {
   sentPackets: number;
   receivedPackets: number;
   packets: number;
+  /** Bytes per second over the last interval (live only). */
+  sentRate?: number;
+  receivedRate?: number;
 }
 
 export interface BucketUsage {
@@ -50,8 +57,15 @@ export interface InterfaceUsage {
   txBytes: number;
   rxPackets: number;
   txPackets: number;
+  /** Live only: the kernel's own counters (/sys/class/net/IF/statistics) since start, and rates over the last interval. */
   kernelRxBytes?: number;
   kernelTxBytes?: number;
+  rxRate?: number;
+  txRate?: number;
+  kernelRxRate?: number;
+  kernelTxRate?: number;
+  /** Packets the capture lost (kernel or interface drops), when the engine can tell. */
+  droppedPackets?: number;
 }
 
 export interface UsageReport {
