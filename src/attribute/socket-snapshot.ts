@@ -1,0 +1,200 @@
+// Takes a SocketSnapshot from a /proc root, and reads and writes its JSON form (what
+// `--sockets FILE` reads and `record` embeds), checking a file's shape before anyone uses it.
+
+import { canonicalIp } from '../decode/address.js';
+import type { ProcFs } from './proc/proc-fs.js';
+import { walkSocketOwners } from './socket-owners.js';
+import type { ProcessInfo, SocketEntry, SocketSnapshot } from './types.js';
+
+/** A snapshot file that is not a version 1 SocketSnapshot; one line naming the path and the fault. */
+export class SnapshotFormatError extends Error {
+  override readonly name = 'SnapshotFormatError';
+  constructor(
+    readonly path: string,
+    detail: string,
+  ) {
+    super(`${path}: ${detail}`);
+  }
+}
+
+// Enough process reads in flight to overlap the file system's latency without opening
+// thousands of files at once on a busy host.
+const CONCURRENCY = 16;
+
+/**
+ * Sockets, their owners and those owners' processes, as of now. Owners are kept only for
+ * inodes that appear in the tables (a walk also finds unix and netlink sockets), and only
+ * pids whose process could still be read: one that exited between the walk and the read
+ * leaves its siblings (a forked child sharing the socket) as owners, or the inode ownerless.
+ */
+export async function takeSocketSnapshot(
+  procFs: ProcFs,
+  walk: (procRoot: string) => Promise<Map<number, number[]>> = walkSocketOwners,
+  now: () => number = Date.now,
+): Promise<SocketSnapshot> {
+  // Tables before owners: a socket opened in between is missing from the tables (and found
+  // by the next snapshot), rather than owned but absent.
+  const sockets = await procFs.readSocketTables();
+  const [walked, localAddresses] = await Promise.all([walk(procFs.root), procFs.localAddresses()]);
+  const inTables = new Set(sockets.map((s) => s.inode).filter((inode) => inode !== 0));
+  const held = [...walked].filter(([inode]) => inTables.has(inode)).sort((a, b) => a[0] - b[0]);
+  const pids = [...new Set(held.flatMap(([, p]) => p))].sort((a, b) => a - b);
+  const processes = (await mapBounded(pids, (pid) => procFs.readProcess(pid))).filter(
+    (p): p is ProcessInfo => p !== undefined,
+  );
+  const alive = new Set(processes.map((p) => p.pid));
+  const owners: Array<[number, number[]]> = [];
+  for (const [inode, holders] of held) {
+    const living = [...holders].filter((pid) => alive.has(pid)).sort((a, b) => a - b);
+    if (living.length > 0) owners.push([inode, living]);
+  }
+  return { version: 1, takenAt: Math.round(now()) / 1000, localAddresses, sockets, owners, processes };
+}
+
+/**
+ * JSON with one socket, owner or process per line: small enough to commit beside a capture
+ * and to read in a diff. Fields are written in a fixed order, unknown ones dropped.
+ */
+export function serializeSocketSnapshot(s: SocketSnapshot): string {
+  const list = (items: unknown[]) =>
+    items.length === 0 ? '[]' : `[\n${items.map((item) => `    ${JSON.stringify(item)}`).join(',\n')}\n  ]`;
+  const sockets = s.sockets.map((e) => ({
+    protocol: e.protocol,
+    localAddress: e.localAddress,
+    localPort: e.localPort,
+    remoteAddress: e.remoteAddress,
+    remotePort: e.remotePort,
+    inode: e.inode,
+    uid: e.uid,
+    state: e.state,
+  }));
+  const processes = s.processes.map((p) => {
+    const out: ProcessInfo = { pid: p.pid, name: p.name, cmdline: p.cmdline, user: p.user, uid: p.uid };
+    if (p.exe !== undefined) out.exe = p.exe;
+    if (p.startTime !== undefined) out.startTime = p.startTime;
+    return out;
+  });
+  return [
+    '{',
+    `  "version": ${s.version},`,
+    `  "takenAt": ${JSON.stringify(s.takenAt)},`,
+    `  "localAddresses": ${JSON.stringify(s.localAddresses)},`,
+    `  "sockets": ${list(sockets)},`,
+    `  "owners": ${list(s.owners)},`,
+    `  "processes": ${list(processes)}`,
+    '}',
+    '',
+  ].join('\n');
+}
+
+/**
+ * Reads a snapshot's JSON, checking every field the resolver relies on. Addresses are
+ * rewritten to canonical text, so a hand-written "FD00::0001" matches packets as fd00::1.
+ * `path` only names the source in error messages.
+ */
+export function parseSocketSnapshot(json: string, path: string): SocketSnapshot {
+  const fail = (detail: string): never => {
+    throw new SnapshotFormatError(path, detail);
+  };
+  let doc: unknown;
+  try {
+    doc = JSON.parse(json);
+  } catch (error) {
+    return fail(`not JSON (${(error as Error).message}); expected a socket snapshot written by netmeter`);
+  }
+  const root = asObject(doc, 'the document', fail);
+  if (root['version'] !== 1) {
+    fail(`unsupported version ${JSON.stringify(root['version'])}; this netmeter reads version 1`);
+  }
+  const takenAt = root['takenAt'];
+  if (typeof takenAt !== 'number' || !Number.isFinite(takenAt)) fail(`takenAt must be a number of seconds, got ${show(takenAt)}`);
+  const localAddresses = asArray(root['localAddresses'], 'localAddresses', fail).map((a, i) =>
+    address(a, `localAddresses[${i}]`, fail),
+  );
+  const sockets = asArray(root['sockets'], 'sockets', fail).map((item, i): SocketEntry => {
+    const where = `sockets[${i}]`;
+    const o = asObject(item, where, fail);
+    const protocol = o['protocol'];
+    if (protocol !== 'tcp' && protocol !== 'udp') return fail(`${where}.protocol must be "tcp" or "udp", got ${show(protocol)}`);
+    return {
+      protocol,
+      localAddress: address(o['localAddress'], `${where}.localAddress`, fail),
+      localPort: integer(o['localPort'], `${where}.localPort`, 65535, fail),
+      remoteAddress: address(o['remoteAddress'], `${where}.remoteAddress`, fail),
+      remotePort: integer(o['remotePort'], `${where}.remotePort`, 65535, fail),
+      inode: integer(o['inode'], `${where}.inode`, Number.MAX_SAFE_INTEGER, fail),
+      uid: integer(o['uid'], `${where}.uid`, 0xffffffff, fail),
+      state: integer(o['state'], `${where}.state`, 255, fail),
+    };
+  });
+  const owners = asArray(root['owners'], 'owners', fail).map((item, i): [number, number[]] => {
+    const where = `owners[${i}]`;
+    const pair = asArray(item, where, fail);
+    if (pair.length !== 2) fail(`${where} must be [inode, [pid, ...]], got ${show(item)}`);
+    const pids = asArray(pair[1], `${where}[1]`, fail).map((p, j) => integer(p, `${where}[1][${j}]`, 0x7fffffff, fail));
+    // The resolver takes the first pid as the owner, so the order is part of the format.
+    return [integer(pair[0], `${where}[0]`, Number.MAX_SAFE_INTEGER, fail), pids.sort((a, b) => a - b)];
+  });
+  const processes = asArray(root['processes'], 'processes', fail).map((item, i): ProcessInfo => {
+    const where = `processes[${i}]`;
+    const o = asObject(item, where, fail);
+    const info: ProcessInfo = {
+      pid: integer(o['pid'], `${where}.pid`, 0x7fffffff, fail),
+      name: text(o['name'], `${where}.name`, fail),
+      cmdline: text(o['cmdline'], `${where}.cmdline`, fail),
+      user: o['user'] === null ? null : text(o['user'], `${where}.user`, fail),
+      uid: o['uid'] === null ? null : integer(o['uid'], `${where}.uid`, 0xffffffff, fail),
+    };
+    if (o['exe'] !== undefined) info.exe = text(o['exe'], `${where}.exe`, fail);
+    if (o['startTime'] !== undefined) info.startTime = integer(o['startTime'], `${where}.startTime`, Number.MAX_SAFE_INTEGER, fail);
+    return info;
+  });
+  return { version: 1, takenAt: takenAt as number, localAddresses, sockets, owners, processes };
+}
+
+type Fail = (detail: string) => never;
+
+function show(value: unknown): string {
+  const text = value === undefined ? 'nothing' : JSON.stringify(value);
+  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
+}
+
+function asObject(value: unknown, where: string, fail: Fail): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(`${where} must be an object, got ${show(value)}`);
+  return value as Record<string, unknown>;
+}
+
+function asArray(value: unknown, where: string, fail: Fail): unknown[] {
+  if (!Array.isArray(value)) fail(`${where} must be an array, got ${show(value)}`);
+  return value as unknown[];
+}
+
+function integer(value: unknown, where: string, max: number, fail: Fail): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) {
+    fail(`${where} must be an integer from 0 to ${max}, got ${show(value)}`);
+  }
+  return value as number;
+}
+
+function text(value: unknown, where: string, fail: Fail): string {
+  if (typeof value !== 'string') fail(`${where} must be a string, got ${show(value)}`);
+  return value as string;
+}
+
+function address(value: unknown, where: string, fail: Fail): string {
+  const canonical = typeof value === 'string' ? canonicalIp(value) : undefined;
+  return canonical ?? fail(`${where} must be an IPv4 or IPv6 address, got ${show(value)}`);
+}
+
+async function mapBounded<T, R>(items: readonly T[], task: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await task(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, items.length) }, worker));
+  return results;
+}

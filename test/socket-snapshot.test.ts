@@ -1,0 +1,128 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { ProcFs } from '../src/attribute/proc/proc-fs.js';
+import {
+  parseSocketSnapshot,
+  serializeSocketSnapshot,
+  SnapshotFormatError,
+  takeSocketSnapshot,
+} from '../src/attribute/socket-snapshot.js';
+import type { SocketSnapshot } from '../src/attribute/types.js';
+
+const HOST_SAMPLE = fileURLToPath(new URL('../../fixtures/proc/host-sample', import.meta.url));
+const clock = () => 1_700_000_000_123;
+
+test('a snapshot of the fixture host: owners of table sockets only, lowest pid first', async () => {
+  const snapshot = await takeSocketSnapshot(new ProcFs(HOST_SAMPLE, undefined, 'LE'), undefined, clock);
+  assert.equal(snapshot.version, 1);
+  assert.equal(snapshot.takenAt, 1_700_000_000.123);
+  assert.equal(snapshot.sockets.length, 17);
+  assert.deepEqual(snapshot.localAddresses, ['127.0.0.1', '192.0.2.2', 'fd00::2', '::1', 'fe80::fc:ff:fe00:1']);
+  // The fd trees also hold unix sockets (6525, 6526) and the tables a listener no fixture
+  // process holds (1065): neither is an owner entry.
+  assert.deepEqual(snapshot.owners, [
+    [6074, [4429, 4440]],
+    [6075, [4429]],
+    [6076, [4429]],
+    [6077, [4429]],
+    [6078, [4429]],
+    [6518, [4418]],
+    [6519, [4418]],
+    [6520, [4418]],
+    [6521, [4418]],
+    [6522, [4418]],
+    [6523, [4418]],
+    [6524, [4418]],
+    [6529, [4418]],
+    [6530, [4418]],
+    [6531, [4418]],
+  ]);
+  assert.deepEqual(
+    snapshot.processes.map((p) => [p.pid, p.name, p.user]),
+    [
+      [4418, 'node', 'root'],
+      [4429, 'node', 'nobody'],
+      [4440, 'sleep', 'nobody'],
+    ],
+  );
+});
+
+test('pids whose process is gone by the read are dropped, and inodes left with none', async () => {
+  const walk = async (root: string) => {
+    assert.equal(root, HOST_SAMPLE);
+    return new Map([
+      [6074, [4440, 4429]],
+      [6521, [77777, 4418]],
+      [6522, [77777]],
+      [9999, [1]],
+    ]);
+  };
+  const snapshot = await takeSocketSnapshot(new ProcFs(HOST_SAMPLE, undefined, 'LE'), walk, clock);
+  assert.deepEqual(snapshot.owners, [
+    [6074, [4429, 4440]],
+    [6521, [4418]],
+  ]);
+  assert.deepEqual(snapshot.processes.map((p) => p.pid), [4418, 4429, 4440]);
+});
+
+test('serialize then parse gives the same snapshot, one row per line', async () => {
+  const snapshot = await takeSocketSnapshot(new ProcFs(HOST_SAMPLE, undefined, 'LE'), undefined, clock);
+  snapshot.processes[0]!.exe = '/usr/bin/node';
+  const text = serializeSocketSnapshot(snapshot);
+  assert.deepEqual(parseSocketSnapshot(text, 'snap.json'), snapshot);
+  assert.ok(text.endsWith('}\n'));
+  assert.equal(text.split('\n').length, 11 + 17 + 15 + 3 + 1);
+  assert.ok(text.includes('\n    [6074,[4429,4440]],\n'));
+});
+
+const minimal = (): SocketSnapshot => ({
+  version: 1,
+  takenAt: 1,
+  localAddresses: ['198.18.0.1'],
+  sockets: [{ protocol: 'udp', localAddress: '0.0.0.0', localPort: 53, remoteAddress: '0.0.0.0', remotePort: 0, inode: 5, uid: 0, state: 7 }],
+  owners: [[5, [10]]],
+  processes: [{ pid: 10, name: 'dns', cmdline: 'dns', user: null, uid: null }],
+});
+
+test('addresses are made canonical and owner pids sorted on reading', () => {
+  const doc = minimal() as unknown as Record<string, unknown>;
+  doc['localAddresses'] = ['FD00::0001', '::FFFF:198.18.0.1'];
+  doc['owners'] = [[5, [30, 10]]];
+  const parsed = parseSocketSnapshot(JSON.stringify(doc), 'hand.json');
+  assert.deepEqual(parsed.localAddresses, ['fd00::1', '::ffff:198.18.0.1']);
+  assert.deepEqual(parsed.owners, [[5, [10, 30]]]);
+});
+
+test('a malformed snapshot is a one-line SnapshotFormatError naming the path and the fault', () => {
+  const variant = (change: (doc: Record<string, any>) => void) => {
+    const doc = minimal() as unknown as Record<string, any>;
+    change(doc);
+    return JSON.stringify(doc);
+  };
+  const cases: Array<[string, string]> = [
+    ['{"version": 1,', 'snap.json: not JSON'],
+    ['[]', 'snap.json: the document must be an object, got []'],
+    [variant((d) => (d['version'] = 2)), 'snap.json: unsupported version 2; this netmeter reads version 1'],
+    [variant((d) => delete d['takenAt']), 'snap.json: takenAt must be a number of seconds, got nothing'],
+    [variant((d) => (d['localAddresses'] = ['eth0'])), 'snap.json: localAddresses[0] must be an IPv4 or IPv6 address, got "eth0"'],
+    [variant((d) => (d['sockets'][0].protocol = 'sctp')), 'snap.json: sockets[0].protocol must be "tcp" or "udp", got "sctp"'],
+    [variant((d) => (d['sockets'][0].localPort = 70000)), 'snap.json: sockets[0].localPort must be an integer from 0 to 65535, got 70000'],
+    [variant((d) => (d['owners'] = [[5]])), 'snap.json: owners[0] must be [inode, [pid, ...]], got [5]'],
+    [variant((d) => (d['owners'] = [[5, [1.5]]])), 'snap.json: owners[0][1][0] must be an integer from 0 to 2147483647, got 1.5'],
+    [variant((d) => delete d['processes']), 'snap.json: processes must be an array, got nothing'],
+    [variant((d) => (d['processes'][0].user = 7)), 'snap.json: processes[0].user must be a string, got 7'],
+  ];
+  for (const [json, message] of cases) {
+    assert.throws(
+      () => parseSocketSnapshot(json, 'snap.json'),
+      (error: unknown) => {
+        assert.ok(error instanceof SnapshotFormatError, message);
+        assert.ok(error.message.startsWith(message), `${error.message} should start with ${message}`);
+        assert.ok(!error.message.includes('\n'));
+        assert.equal(error.path, 'snap.json');
+        return true;
+      },
+    );
+  }
+});
