@@ -5,9 +5,10 @@ import { canonicalIp } from '../decode/address.js';
 import type { ProcFs } from './proc/proc-fs.js';
 import { walkSocketOwners } from './socket-owners.js';
 import type { ProcessInfo, SocketEntry, SocketSnapshot } from './types.js';
+import { NetmeterError } from '../errors.js';
 
 /** A snapshot file that is not a version 1 SocketSnapshot; one line naming the path and the fault. */
-export class SnapshotFormatError extends Error {
+export class SnapshotFormatError extends NetmeterError {
   override readonly name = 'SnapshotFormatError';
   constructor(
     readonly path: string,

@@ -1,7 +1,9 @@
 // Typed errors a user can act on; the CLI turns each into one line and an exit code.
 
+import { NetmeterError } from '../errors.js';
+
 /** A capture file that cannot be read, or stops being readable part-way through. */
-export class CaptureFileError extends Error {
+export class CaptureFileError extends NetmeterError {
   override name = 'CaptureFileError';
   constructor(
     readonly path: string,

@@ -13,10 +13,18 @@ export class FileChunks {
   bufferStart = 0;
   eof = false;
 
-  private constructor(private readonly handle: FileHandle) {}
+  private constructor(private readonly handle: FileHandle | undefined) {}
 
   static async open(path: string): Promise<FileChunks> {
     return new FileChunks(await open(path, 'r'));
+  }
+
+  /** A capture already in memory (standard input, tests) read through the same parsers. */
+  static fromBytes(bytes: Buffer): FileChunks {
+    const chunks = new FileChunks(undefined);
+    chunks.buffer = bytes;
+    chunks.eof = true;
+    return chunks;
   }
 
   get available(): number {
@@ -34,7 +42,7 @@ export class FileChunks {
    * batches stay valid.
    */
   async fill(wanted: number): Promise<void> {
-    while (!this.eof && this.available < wanted) {
+    while (!this.eof && this.handle && this.available < wanted) {
       const tail = this.available;
       const next = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, wanted));
       this.buffer.copy(next, 0, this.position);
@@ -47,6 +55,6 @@ export class FileChunks {
   }
 
   async close(): Promise<void> {
-    await this.handle.close();
+    await this.handle?.close();
   }
 }

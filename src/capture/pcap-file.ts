@@ -21,16 +21,21 @@ export class PcapFileSource implements PacketSource {
   readonly kind = 'pcap' as const;
   private readonly ifaces: CaptureInterface[] = [];
 
-  constructor(readonly path: string) {}
+  /** `bytes`: the capture's contents when they are already in memory; `path` then only names it. */
+  constructor(
+    readonly path: string,
+    private readonly bytes?: Buffer,
+  ) {}
 
   interfaces(): readonly CaptureInterface[] {
     return this.ifaces;
   }
 
   async *batches(): AsyncGenerator<PacketBatch> {
-    const file = await FileChunks.open(this.path);
+    const file = this.bytes ? FileChunks.fromBytes(this.bytes) : await FileChunks.open(this.path);
     const fail = (problem: string, offset: number, packets: number) =>
       new CaptureFileError(this.path, problem, packets, offset);
+    const builder = new PacketBatchBuilder(BATCH_PACKETS);
     try {
       await file.fill(FILE_HEADER_BYTES);
       if (file.available < FILE_HEADER_BYTES) throw fail('not a pcap file (shorter than its 24-byte header)', 0, 0);
@@ -46,7 +51,6 @@ export class PcapFileSource implements PacketSource {
       this.ifaces.push({ name: basename(this.path), linkType });
       file.position = FILE_HEADER_BYTES;
 
-      const builder = new PacketBatchBuilder(BATCH_PACKETS);
       let packets = 0;
       for (;;) {
         let needed = RECORD_HEADER_BYTES;
@@ -82,6 +86,10 @@ export class PcapFileSource implements PacketSource {
           throw fail('truncated packet record (the file ends mid-packet)', file.fileOffset, packets);
         }
       }
+    } catch (error) {
+      // Packets parsed before the damage are handed over first, so they are accounted.
+      if (builder.count > 0) yield builder.take(file.buffer, this.ifaces);
+      throw error;
     } finally {
       await file.close();
     }

@@ -34,16 +34,21 @@ export class PcapngFileSource implements PacketSource {
   readonly kind = 'pcapng' as const;
   private readonly ifaces: CaptureInterface[] = [];
 
-  constructor(readonly path: string) {}
+  /** `bytes`: the capture's contents when they are already in memory; `path` then only names it. */
+  constructor(
+    readonly path: string,
+    private readonly bytes?: Buffer,
+  ) {}
 
   interfaces(): readonly CaptureInterface[] {
     return this.ifaces;
   }
 
   async *batches(): AsyncGenerator<PacketBatch> {
-    const file = await FileChunks.open(this.path);
+    const file = this.bytes ? FileChunks.fromBytes(this.bytes) : await FileChunks.open(this.path);
     let packets = 0;
     const fail = (problem: string, offset: number) => new CaptureFileError(this.path, problem, packets, offset);
+    const builder = new PacketBatchBuilder(BATCH_PACKETS);
     try {
       await file.fill(12);
       if (file.available < 12 || file.buffer.readUInt32LE(0) !== BLOCK_SECTION_HEADER) {
@@ -51,7 +56,6 @@ export class PcapngFileSource implements PacketSource {
       }
       let littleEndian = true;
       let section: SectionInterface[] = [];
-      const builder = new PacketBatchBuilder(BATCH_PACKETS);
 
       for (;;) {
         let needed = 12;
@@ -155,6 +159,10 @@ export class PcapngFileSource implements PacketSource {
           throw fail('truncated block (the file ends mid-block)', file.fileOffset);
         }
       }
+    } catch (error) {
+      // Packets parsed before the damage are handed over first, so they are accounted.
+      if (builder.count > 0) yield builder.take(file.buffer, this.ifaces);
+      throw error;
     } finally {
       await file.close();
     }

@@ -4,6 +4,7 @@
 
 import { runReplay } from './replay.js';
 import { UsageError } from './usage-error.js';
+import { NetmeterError } from '../errors.js';
 
 const HELP = `Usage: netmeter [command] [options]
 
@@ -46,8 +47,10 @@ function reportError(error: unknown, debug: boolean): number {
     process.stderr.write(`netmeter: ${(error as Error).message}\nTry 'netmeter --help'.\n`);
     return 2;
   }
+  // An expected error's message is the whole story; anything else is a bug worth a report.
+  const expected = error instanceof NetmeterError;
   const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`netmeter: ${message}${debug ? '' : ' (run with --debug for details)'}\n`);
+  process.stderr.write(`netmeter: ${message}${expected || debug ? '' : ' (unexpected: run with --debug for details)'}\n`);
   return 1;
 }
 

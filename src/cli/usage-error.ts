@@ -1,5 +1,7 @@
 // A command line that cannot be run as written: exit code 2 and a hint.
 
-export class UsageError extends Error {
+import { NetmeterError } from '../errors.js';
+
+export class UsageError extends NetmeterError {
   override name = 'UsageError';
 }

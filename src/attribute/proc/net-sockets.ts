@@ -4,11 +4,12 @@
 import { endianness } from 'node:os';
 import { formatIpv4, formatIpv6 } from '../../decode/address.js';
 import type { Protocol, SocketEntry } from '../types.js';
+import { NetmeterError } from '../../errors.js';
 
 export type ByteOrder = 'LE' | 'BE';
 
 /** A /proc file that does not have the shape the kernel writes; names the file and line. */
-export class ProcParseError extends Error {
+export class ProcParseError extends NetmeterError {
   override readonly name = 'ProcParseError';
   constructor(
     readonly file: string,
