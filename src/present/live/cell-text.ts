@@ -1,0 +1,11 @@
+// How a process reads in a table cell: its pid, and its name with the exited marker and,
+// where the column has room, its command line.
+
+export function pidText(pid: number | null): string {
+  return pid === null ? '-' : String(pid);
+}
+
+export function programText(name: string, detail: string, exited: boolean): string {
+  const label = exited ? `${name} (exited)` : name;
+  return detail && detail !== name ? `${label}  ${detail}` : label;
+}

@@ -1,0 +1,42 @@
+// The processes view: one row per process, exited ones dimmed and marked.
+
+import { amountCells, amountColumns } from './amount-columns.js';
+import type { ColumnSpec } from './columns.js';
+import { contentWidth, fitColumns } from './columns.js';
+import { pidText, programText } from './cell-text.js';
+import type { TableSettings } from './table.js';
+import { Table } from './table.js';
+import type { ProcessRow } from './view-rows.js';
+
+export function processColumns(settings: TableSettings, pidWidth: number): ColumnSpec[] {
+  return [
+    { id: 'pid', title: 'PID', width: pidWidth, align: 'right' },
+    { id: 'user', title: 'USER', width: 8, dropRank: 1 },
+    // Wider than a name, so the command line is the first thing to go as the terminal narrows.
+    { id: 'program', title: 'PROGRAM', width: 16, flex: true },
+    ...amountColumns(settings.measure, settings.sort, 2),
+  ];
+}
+
+export function ProcessTable({ rows, settings, selectedKey }: { rows: ProcessRow[]; settings: TableSettings; selectedKey: string | null }) {
+  const pidWidth = contentWidth('PID', rows.map((p) => pidText(p.pid)), 7);
+  const columns = fitColumns(processColumns(settings, pidWidth), settings.width);
+  return (
+    <Table
+      columns={columns}
+      height={settings.height}
+      empty="no traffic yet"
+      rows={rows.map((p) => ({
+        key: p.key,
+        dim: p.exited,
+        selected: p.key === selectedKey,
+        cells: {
+          pid: pidText(p.pid),
+          user: p.user ?? '-',
+          program: programText(p.name, p.cmdline, p.exited),
+          ...amountCells(p, settings.unit),
+        },
+      }))}
+    />
+  );
+}
