@@ -46,10 +46,13 @@ test('fixture: an IPv4 connection accepted by a dual-stack listener is a v4-mapp
   assert.equal(pidOf(r.resolve('tcp', '127.0.0.1', 47728, '127.0.0.1', 47013)), CLIENT);
 });
 
-test('fixture: listeners and TIME_WAIT sockets own no packets', async () => {
+test('fixture: a connection no table row names goes to the process listening on its port', async () => {
   const r = await hostSample();
-  assert.equal(r.resolve('tcp', '127.0.0.1', 47011, '127.0.0.1', 40000), undefined, 'listener on 47011');
-  assert.equal(r.resolve('tcp', '::1', 47013, '::1', 40000), undefined, "listener on '::'");
+  // Accepted and closed between two reads of /proc: only the listener was seen.
+  assert.equal(pidOf(r.resolve('tcp', '127.0.0.1', 47011, '127.0.0.1', 40000)), SERVER, 'listener on 127.0.0.1:47011');
+  assert.equal(pidOf(r.resolve('tcp', '::1', 47013, '::1', 40000)), SERVER, "listener on '::'");
+  assert.equal(pidOf(r.resolve('tcp', '127.0.0.1', 47013, '127.0.0.1', 40000)), SERVER, "'::' listener is dual-stack");
+  assert.equal(r.resolve('tcp', '198.18.0.9', 47011, '127.0.0.1', 40000), undefined, 'listener bound to another address');
   assert.equal(r.resolve('tcp', '192.0.2.2', 39616, '203.0.113.80', 80), undefined, 'TIME_WAIT, inode 0');
 });
 

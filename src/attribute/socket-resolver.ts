@@ -30,6 +30,7 @@ interface Slot {
 export class SocketResolver {
   private readonly localCidrs: Cidr[];
   private tcp = new TupleIndex();
+  private tcpListening = new Map<number, Map<string, Slot>>(); // port → address → slot
   private udpConnected = new TupleIndex();
   private udpBound = new Map<number, Map<string, Slot>>(); // port → address → slot
   private udpWildcardV4 = new Map<number, Slot>();
@@ -56,6 +57,7 @@ export class SocketResolver {
       owners.set(inode, holder);
     }
     const tcp = new TupleIndex();
+    const tcpListening = new Map<number, Map<string, Slot>>();
     const udpConnected = new TupleIndex();
     const udpBound = new Map<number, Map<string, Slot>>();
     const udpWildcardV4 = new Map<number, Slot>();
@@ -71,9 +73,13 @@ export class SocketResolver {
       if (socket.inode === 0) continue;
       const owner = owners.get(socket.inode);
       if (socket.protocol === 'tcp') {
-        // A listener owns no traffic itself: each accepted connection is a socket of its own
-        // with the full 4-tuple.
-        if (socket.state === TCP_LISTEN) continue;
+        // Each accepted connection is a socket of its own with the full 4-tuple; the listener
+        // stands in for connections accepted and closed between two reads of /proc, which
+        // belong to the process that listens in all but hand-over designs.
+        if (socket.state === TCP_LISTEN) {
+          claim(mapIn(tcpListening, socket.localPort), localAddress, owner);
+          continue;
+        }
         tcp.claim(localAddress, socket.localPort, remoteAddress, socket.remotePort, owner);
       } else if (socket.remotePort !== 0) {
         udpConnected.claim(localAddress, socket.localPort, remoteAddress, socket.remotePort, owner);
@@ -86,6 +92,7 @@ export class SocketResolver {
       }
     }
     this.tcp = tcp;
+    this.tcpListening = tcpListening;
     this.udpConnected = udpConnected;
     this.udpBound = udpBound;
     this.udpWildcardV4 = udpWildcardV4;
@@ -96,7 +103,8 @@ export class SocketResolver {
   /**
    * The process owning the local end of a packet's flow; undefined when no socket matches or
    * the matching socket's holders are gone. Addresses are canonical text, as decoded.
-   * TCP: the exact 4-tuple. UDP, most specific first, as the kernel delivers: connected
+   * TCP: the exact 4-tuple, then a socket listening on the local address:port, then one
+   * listening on the wildcard (short connections that came and went between reads). UDP, most specific first, as the kernel delivers: connected
    * 4-tuple, then bound local address:port, then the family's wildcard on the port, and for
    * IPv4 last the IPv6 wildcard '::' (dual-stack unless IPV6_V6ONLY, which /proc does not show).
    */
@@ -109,7 +117,14 @@ export class SocketResolver {
   ): ProcessInfo | undefined {
     const local = unmapped(localAddress);
     const remote = unmapped(remoteAddress);
-    if (protocol === 'tcp') return this.tcp.get(local, localPort, remote, remotePort)?.owner;
+    if (protocol === 'tcp') {
+      const listening = this.tcpListening.get(localPort);
+      const slot =
+        this.tcp.get(local, localPort, remote, remotePort) ??
+        listening?.get(local) ??
+        (local.includes(':') ? listening?.get(WILDCARD_V6) : (listening?.get(WILDCARD_V4) ?? listening?.get(WILDCARD_V6)));
+      return slot?.owner;
+    }
     const slot =
       this.udpConnected.get(local, localPort, remote, remotePort) ??
       this.udpBound.get(localPort)?.get(local) ??

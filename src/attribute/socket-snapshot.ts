@@ -199,3 +199,26 @@ async function mapBounded<T, R>(items: readonly T[], task: (item: T) => Promise<
   await Promise.all(Array.from({ length: Math.min(CONCURRENCY, items.length) }, worker));
   return results;
 }
+
+/**
+ * Everything two snapshots know, the newer winning where they disagree: a recording holds
+ * a snapshot per re-read, and a replay needs the owners of sockets that lived between them.
+ */
+export function mergeSocketSnapshots(older: SocketSnapshot, newer: SocketSnapshot): SocketSnapshot {
+  const socketKey = (s: SocketEntry) => `${s.protocol} ${s.localAddress} ${s.localPort} ${s.remoteAddress} ${s.remotePort} ${s.inode}`;
+  const processKey = (p: ProcessInfo) => `${p.pid} ${p.startTime ?? ''}`;
+  const sockets = new Map(older.sockets.map((s) => [socketKey(s), s]));
+  for (const s of newer.sockets) sockets.set(socketKey(s), s);
+  const owners = new Map(older.owners);
+  for (const [inode, pids] of newer.owners) owners.set(inode, pids);
+  const processes = new Map(older.processes.map((p) => [processKey(p), p]));
+  for (const p of newer.processes) processes.set(processKey(p), p);
+  return {
+    version: 1,
+    takenAt: newer.takenAt,
+    localAddresses: [...new Set([...older.localAddresses, ...newer.localAddresses])],
+    sockets: [...sockets.values()],
+    owners: [...owners].sort((a, b) => a[0] - b[0]),
+    processes: [...processes.values()],
+  };
+}

@@ -13,6 +13,10 @@ const BLOCK_INTERFACE = 1;
 const BLOCK_OBSOLETE_PACKET = 2;
 const BLOCK_SIMPLE_PACKET = 3;
 const BLOCK_ENHANCED_PACKET = 6;
+const BLOCK_CUSTOM = 0x00000bad;
+const BLOCK_CUSTOM_NOCOPY = 0x40000bad;
+/** IANA's example enterprise number (RFC 5612): netmeter's own custom blocks carry it. */
+export const NETMETER_PEN = 32473;
 const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
 /** No real block comes near this; a larger length means a corrupt file, not a read of gigabytes. */
 const MAX_BLOCK_BYTES = 16 * 1024 * 1024;
@@ -33,6 +37,11 @@ interface SectionInterface {
 export class PcapngFileSource implements PacketSource {
   readonly kind = 'pcapng' as const;
   private readonly ifaces: CaptureInterface[] = [];
+  /**
+   * Called with the text of each netmeter attachment (the socket snapshot `record` embeds),
+   * after every packet before it was handed over and before any packet after it.
+   */
+  onAttachment: ((text: string) => void) | undefined;
 
   /** `bytes`: the capture's contents when they are already in memory; `path` then only names it. */
   constructor(
@@ -139,8 +148,18 @@ export class PcapngFileSource implements PacketSource {
               packets++;
               break;
             }
+            case BLOCK_CUSTOM:
+            case BLOCK_CUSTOM_NOCOPY:
+              if (bodyEnd - body >= 4 && u32(body) === NETMETER_PEN && this.onAttachment) {
+                if (builder.count > 0) {
+                  file.position = pos;
+                  yield builder.take(buf, this.ifaces);
+                }
+                this.onAttachment(buf.toString('utf8', body + 4, bodyEnd).replace(/\0+$/, ''));
+              }
+              break;
             default:
-              break; // statistics, name resolution, custom and future blocks carry no packets
+              break; // statistics, name resolution and future blocks carry no packets
           }
           pos += length;
           if (builder.full) {

@@ -9,7 +9,8 @@ import { openCaptureFile } from '../capture/open-capture-file.js';
 import { CaptureFileError } from '../capture/errors.js';
 import type { SocketSnapshot } from '../attribute/types.js';
 import { ProcFs } from '../attribute/proc/proc-fs.js';
-import { parseSocketSnapshot, takeSocketSnapshot } from '../attribute/socket-snapshot.js';
+import { mergeSocketSnapshots, parseSocketSnapshot, takeSocketSnapshot } from '../attribute/socket-snapshot.js';
+import { PcapngFileSource } from '../capture/pcapng-file.js';
 import { SocketResolver } from '../attribute/socket-resolver.js';
 import { walkSocketOwners } from '../attribute/socket-owners.js';
 import { buildUsageReport } from '../present/usage-report.js';
@@ -62,9 +63,17 @@ export async function runReplay(argv: string[], io: CommandIo): Promise<number> 
   const localCidrs = values.local === undefined ? [] : parseCidrList(values.local);
   const path = positionals[0]!;
 
-  const snapshot = await loadSnapshot(values.sockets, values['proc-root']);
-  const meter = new Meter(snapshotAttribution(snapshot, localCidrs));
+  let snapshot = (await loadSnapshot(values.sockets, values['proc-root'])) ?? emptySnapshot();
+  const resolver = new SocketResolver(snapshot, { localCidrs });
+  const meter = new Meter(resolverAttribution(resolver));
   const source = await openCaptureFile(path);
+  if (source instanceof PcapngFileSource) {
+    // A capture made by `netmeter record` carries the socket snapshots taken while recording.
+    source.onAttachment = (text) => {
+      snapshot = mergeSocketSnapshots(snapshot, parseSocketSnapshot(text, `${path} (embedded socket snapshot)`));
+      resolver.update(snapshot);
+    };
+  }
   let error: CaptureFileError | undefined;
   try {
     for await (const batch of source.batches()) meter.ingest(batch);
@@ -73,6 +82,8 @@ export async function runReplay(argv: string[], io: CommandIo): Promise<number> 
     if (!(caught instanceof CaptureFileError)) throw caught;
     error = caught;
   }
+  // Sockets first seen in a snapshot embedded after their first packets.
+  meter.attributeUnknown();
   const report = buildUsageReport(
     meter,
     { kind: source.kind, path, interfaces: source.interfaces().map((i) => i.name), ...(error ? { error: error.message } : {}) },
@@ -102,7 +113,10 @@ async function loadSnapshot(socketsPath: string | undefined, procRoot: string | 
 
 /** Owners and local addresses from a snapshot (if any), plus the --local networks. */
 export function snapshotAttribution(snapshot: SocketSnapshot | undefined, localCidrs: Cidr[]): Attribution {
-  const resolver = new SocketResolver(snapshot ?? emptySnapshot(), { localCidrs });
+  return resolverAttribution(new SocketResolver(snapshot ?? emptySnapshot(), { localCidrs }));
+}
+
+function resolverAttribution(resolver: SocketResolver): Attribution {
   return {
     isLocal: (address) => resolver.isLocal(address),
     owner: (protocol, localAddress, localPort, remoteAddress, remotePort) =>
@@ -110,6 +124,6 @@ export function snapshotAttribution(snapshot: SocketSnapshot | undefined, localC
   };
 }
 
-function emptySnapshot(): SocketSnapshot {
+export function emptySnapshot(): SocketSnapshot {
   return { version: 1, takenAt: 0, localAddresses: [], sockets: [], owners: [], processes: [] };
 }
