@@ -3,13 +3,17 @@
 // and an exit code (2 for usage, 1 otherwise); a stack trace only with --debug.
 
 import { runReplay } from './replay.js';
+import { runLive } from './live.js';
+import { runRecord } from './record.js';
 import { UsageError } from './usage-error.js';
 import { NetmeterError } from '../errors.js';
 
 const HELP = `Usage: netmeter [command] [options]
 
 Commands:
+  (none)             live view of which programs use the network (netmeter live --help)
   replay FILE        account a pcap/pcapng capture (netmeter replay --help)
+  record -o FILE     capture to pcapng with socket ownership (netmeter record --help)
 
 Options:
   --debug            show the full error when something fails
@@ -25,13 +29,20 @@ export async function main(argv: string[]): Promise<number> {
     switch (command) {
       case 'replay':
         return await runReplay(rest, io);
-      case undefined:
+      case 'record':
+        return await runRecord(rest, io);
+      case 'live':
+        return await runLive(rest, { ...io, isTTY: Boolean(process.stdout.isTTY && process.stdin.isTTY) });
       case '-h':
       case '--help':
       case 'help':
         process.stdout.write(HELP);
         return 0;
       default:
+        // Options without a command, or nothing at all: the live view, like `sudo nethogs`.
+        if (command === undefined || command.startsWith('-')) {
+          return await runLive(args, { ...io, isTTY: Boolean(process.stdout.isTTY && process.stdin.isTTY) });
+        }
         throw new UsageError(`unknown command '${command}'`);
     }
   } catch (error) {

@@ -1,0 +1,107 @@
+// Attribution for live capture: owners from the host's /proc, re-read every interval and,
+// sooner, whenever a packet arrives for a socket no snapshot knows (a connection younger
+// than the last read). Re-reads are debounced and never overlap; they run off the packet
+// path, and the caller credits the waiting records once a read finishes.
+
+import type { Attribution } from '../account/attribution.js';
+import type { Cidr } from '../decode/address.js';
+import { ProcFs } from './proc/proc-fs.js';
+import { takeSocketSnapshot } from './socket-snapshot.js';
+import { SocketResolver } from './socket-resolver.js';
+import type { ProcessInfo, Protocol, SocketSnapshot } from './types.js';
+
+export interface LiveAttributionOptions {
+  procFs?: ProcFs;
+  localCidrs?: Cidr[];
+  /** Shortest time between two re-reads prompted by unknown sockets. */
+  debounceMs?: number;
+  /** Called after every re-read, e.g. to credit records that were waiting for their owner. */
+  onRefresh?: (snapshot: SocketSnapshot) => void;
+  /** Called when a re-read fails (a /proc file unreadable); the last good snapshot stays. */
+  onError?: (error: unknown) => void;
+  takeSnapshot?: (procFs: ProcFs) => Promise<SocketSnapshot>;
+}
+
+export class LiveAttribution implements Attribution {
+  private readonly procFs: ProcFs;
+  private readonly resolver: SocketResolver;
+  private readonly debounceMs: number;
+  private readonly takeSnapshot: (procFs: ProcFs) => Promise<SocketSnapshot>;
+  private refreshing: Promise<void> | undefined;
+  private refreshAgain = false;
+  private lastRefreshAt = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private latest: SocketSnapshot | undefined;
+  /** Re-reads prompted by unknown sockets, for the status line and tests. */
+  promptedRefreshes = 0;
+
+  constructor(private readonly options: LiveAttributionOptions = {}) {
+    this.procFs = options.procFs ?? new ProcFs('/proc');
+    this.debounceMs = options.debounceMs ?? 100;
+    this.takeSnapshot = options.takeSnapshot ?? ((fs) => takeSocketSnapshot(fs));
+    this.resolver = new SocketResolver(
+      { version: 1, takenAt: 0, localAddresses: [], sockets: [], owners: [], processes: [] },
+      { localCidrs: options.localCidrs ?? [] },
+    );
+  }
+
+  /** The most recent snapshot (what `record` embeds), once one was read. */
+  get snapshot(): SocketSnapshot | undefined {
+    return this.latest;
+  }
+
+  isLocal(address: string): boolean {
+    return this.resolver.isLocal(address);
+  }
+
+  owner(protocol: Protocol, localAddress: string, localPort: number, remoteAddress: string, remotePort: number): ProcessInfo | undefined {
+    const found = this.resolver.resolve(protocol, localAddress, localPort, remoteAddress, remotePort);
+    if (!found) this.requestRefresh();
+    return found;
+  }
+
+  /** Re-reads /proc now (or right after the read under way) and resolves when done. */
+  refresh(): Promise<void> {
+    if (this.refreshing) {
+      this.refreshAgain = true;
+      return this.refreshing;
+    }
+    this.refreshing = this.readOnce().finally(() => {
+      this.refreshing = undefined;
+      if (this.refreshAgain) {
+        this.refreshAgain = false;
+        void this.refresh();
+      }
+    });
+    return this.refreshing;
+  }
+
+  /** A prompt re-read for an unknown socket: at most one per debounce period. */
+  requestRefresh(): void {
+    if (this.timer || this.refreshAgain) return;
+    const wait = Math.max(0, this.lastRefreshAt + this.debounceMs - Date.now());
+    this.promptedRefreshes++;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.refresh();
+    }, wait);
+    this.timer.unref();
+  }
+
+  close(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private async readOnce(): Promise<void> {
+    this.lastRefreshAt = Date.now();
+    try {
+      const snapshot = await this.takeSnapshot(this.procFs);
+      this.resolver.update(snapshot);
+      this.latest = snapshot;
+      this.options.onRefresh?.(snapshot);
+    } catch (error) {
+      this.options.onError?.(error);
+    }
+  }
+}

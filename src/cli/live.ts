@@ -1,0 +1,161 @@
+// `sudo netmeter`: live capture on the chosen interfaces, owners from /proc, and every
+// interval a usage report with rates — shown in the Ink screen on a terminal, or printed
+// as tables, JSON or JSON lines for scripts.
+
+import { parseArgs } from 'node:util';
+import { existsSync } from 'node:fs';
+import { createElement } from 'react';
+import { render } from 'ink';
+import { RateWindow } from '../account/rate-window.js';
+import { KernelCounterDelta, readKernelCounters } from '../capture/kernel-counters.js';
+import { startLiveCapture } from './live-capture.js';
+import { buildUsageReport, type UsageReport } from '../present/usage-report.js';
+import { renderUsageTable } from '../present/usage-table.js';
+import { LiveApp } from '../present/live/live-app.js';
+import { LiveFeedStore } from '../present/live/live-feed.js';
+import { parseCidrList, parseDuration, parsePositiveInteger, parseSortKey } from './options.js';
+import type { CommandIo } from './replay.js';
+import { UsageError } from './usage-error.js';
+
+export const LIVE_HELP = `Usage: sudo netmeter [options]
+
+Shows, live, which programs use the network.
+
+  -i, --interface IF   capture on IF (repeatable; default: every interface that is up
+                       and has an address, loopback only when named: -i lo)
+  --filter BPF         capture filter, tcpdump syntax
+  --interval D         refresh every D (default 1s)
+  --once               print one report after one interval and exit
+  --duration D         run for D (30s, 5m, 1h), then print the totals over the whole run
+  --json               print the JSON document (with --once or --duration: one at the end)
+  --jsonl              print one JSON document per interval
+  --sort KEY           sent, received or total
+  --top N              only the N largest rows (tables)
+  --local CIDRS        more addresses to treat as this host's
+`;
+
+export async function runLive(argv: string[], io: CommandIo & { isTTY: boolean }): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      interface: { type: 'string', short: 'i', multiple: true, default: [] },
+      filter: { type: 'string' },
+      interval: { type: 'string' },
+      once: { type: 'boolean', default: false },
+      duration: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      jsonl: { type: 'boolean', default: false },
+      sort: { type: 'string' },
+      top: { type: 'string' },
+      local: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    io.stdout.write(LIVE_HELP);
+    return 0;
+  }
+  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+  if (values.json && values.jsonl) throw new UsageError('give --json or --jsonl, not both');
+  const intervalSeconds = parseDuration('interval', values.interval) ?? 1;
+  const durationSeconds = parseDuration('duration', values.duration) ?? (values.once ? intervalSeconds : undefined);
+  const sort = parseSortKey(values.sort);
+  const top = parsePositiveInteger('top', values.top);
+  const localCidrs = values.local === undefined ? [] : parseCidrList(values.local);
+  const interactive = io.isTTY && !values.json && !values.jsonl && durationSeconds === undefined;
+  const { devices, meter, attribution, source } = await startLiveCapture({
+    interfaces: values.interface,
+    localCidrs,
+    ...(values.filter ? { filter: values.filter } : {}),
+  });
+
+  const kernel = new Map(devices.map((d) => [d, new KernelCounterDelta()]));
+  const rates = new RateWindow();
+  const startedAt = Date.now();
+  let lastTickAt = startedAt;
+
+  /** One interval's report: totals since start, rates since the last tick, kernel counters beside. */
+  const tick = async (wholeRun = false): Promise<UsageReport> => {
+    const now = Date.now();
+    // For the one document at the end of a --duration run, rates are averages over the run.
+    const seconds = wholeRun ? (now - startedAt) / 1000 : (now - lastTickAt) / 1000;
+    lastTickAt = now;
+    rates.tick(seconds);
+    if (wholeRun) rates.forget();
+    const report = buildUsageReport(meter, { kind: 'live', interfaces: devices }, seconds);
+    for (const p of report.processes) {
+      const key = `p ${p.pid} ${p.name}`;
+      p.sentRate = rates.rate(`${key} s`, p.sentBytes);
+      p.receivedRate = rates.rate(`${key} r`, p.receivedBytes);
+      if (p.pid !== null && !existsSync(`/proc/${p.pid}`)) p.exited = true;
+    }
+    for (const c of report.connections) {
+      const key = `c ${c.protocol} ${c.localAddress} ${c.localPort} ${c.remoteAddress} ${c.remotePort}`;
+      c.sentRate = rates.rate(`${key} s`, c.sentBytes);
+      c.receivedRate = rates.rate(`${key} r`, c.receivedBytes);
+    }
+    for (const i of report.interfaces) {
+      i.txRate = rates.rate(`i ${i.name} tx`, i.txBytes);
+      i.rxRate = rates.rate(`i ${i.name} rx`, i.rxBytes);
+    }
+    for (const name of devices) {
+      let entry = report.interfaces.find((i) => i.name === name);
+      if (!entry) report.interfaces.push((entry = { name, rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0, rxRate: 0, txRate: 0 }));
+      const reading = await readKernelCounters(name);
+      if (!reading) continue;
+      const since = kernel.get(name)!.update(reading);
+      entry.kernelRxBytes = since.rxBytes;
+      entry.kernelTxBytes = since.txBytes;
+      entry.kernelRxRate = rates.rate(`k ${name} rx`, since.rxBytes);
+      entry.kernelTxRate = rates.rate(`k ${name} tx`, since.txBytes);
+    }
+    if (source.droppedPackets > 0) report.interfaces[0]!.droppedPackets = source.droppedPackets;
+    report.durationSeconds = (now - startedAt) / 1000;
+    return report;
+  };
+  // Kernel counters start from zero at start: read them once now.
+  await tick();
+
+  const pump = (async () => {
+    for await (const batch of source.batches()) meter.ingest(batch);
+  })();
+
+  let stop!: () => void;
+  const stopped = new Promise<void>((resolve) => (stop = resolve));
+  const onSignal = () => stop();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  pump.then(stop, stop);
+  if (durationSeconds !== undefined) setTimeout(stop, durationSeconds * 1000).unref();
+
+  const feed = new LiveFeedStore({ report: await tick(), elapsedSeconds: 0, intervalSeconds });
+  let ink: ReturnType<typeof render> | undefined;
+  if (interactive) {
+    ink = render(createElement(LiveApp, { feed, onQuit: stop, initialState: { sort: sort === 'sent' ? 'upload' : sort === 'received' ? 'download' : 'total' } }), { exitOnCtrlC: false });
+  }
+  const timer = setInterval(() => {
+    void tick().then((report) => {
+      void attribution.refresh();
+      if (ink) feed.publish({ report, elapsedSeconds: report.durationSeconds, intervalSeconds });
+      else if (values.jsonl) io.stdout.write(`${JSON.stringify(report)}\n`);
+      else if (!values.json && durationSeconds === undefined) io.stdout.write(`${renderUsageTable(report, { sort, ...(top ? { top } : {}) })}\n`);
+    });
+  }, intervalSeconds * 1000);
+
+  await stopped;
+  clearInterval(timer);
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  ink?.unmount();
+  await source.close();
+  attribution.close();
+  let failure: unknown;
+  await pump.catch((error: unknown) => (failure = error));
+  if (!interactive && !values.jsonl && durationSeconds !== undefined) {
+    const report = await tick(true);
+    io.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : renderUsageTable(report, { sort, ...(top ? { top } : {}) }));
+  }
+  if (failure) throw failure;
+  return 0;
+}
