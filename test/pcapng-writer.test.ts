@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { openCaptureFile } from '../src/capture/open-capture-file.js';
 import { LinkType, PacketBatchBuilder, type CaptureInterface, type PacketBatch } from '../src/capture/packet-batch.js';
-import { NETMETER_PEN, PcapngWriter } from '../src/capture/pcapng-writer.js';
+import { PcapngWriter } from '../src/capture/pcapng-writer.js';
+import { NETMETER_PEN } from '../src/capture/pcapng-file.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'netmeter-pcapng-writer-'));
 let fileNumber = 0;

@@ -4,6 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 import { join } from 'node:path';
+import { NetmeterError } from '../errors.js';
 
 const IFF_UP = 0x1;
 const IFF_LOOPBACK = 0x8;
@@ -11,7 +12,7 @@ const IFF_LOOPBACK = 0x8;
 const ANY_DEVICE = 'any';
 
 /** A capture device that does not exist, or stopped working; the message is one line. */
-export class CaptureDeviceError extends Error {
+export class CaptureDeviceError extends NetmeterError {
   override name = 'CaptureDeviceError';
   constructor(
     readonly device: string,

@@ -4,6 +4,7 @@
 
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { CaptureInterface, PacketBatch } from './packet-batch.js';
+import { NETMETER_PEN } from './pcapng-file.js';
 
 const BLOCK_SECTION_HEADER = 0x0a0d0d0a;
 const BLOCK_INTERFACE = 1;
@@ -11,8 +12,6 @@ const BLOCK_ENHANCED_PACKET = 6;
 /** A custom block that tools may copy when they rewrite the file (0x40000BAD would forbid it). */
 const BLOCK_CUSTOM_COPIABLE = 0x00000bad;
 const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
-/** The IANA Private Enterprise Number reserved for examples and documentation. */
-export const NETMETER_PEN = 32473;
 
 const OPTION_END = 0;
 const OPTION_SHB_USERAPPL = 4;

@@ -2,12 +2,13 @@
 // get the privileges when it may not.
 
 import { readFileSync } from 'node:fs';
+import { NetmeterError } from '../errors.js';
 
 const CAP_NET_ADMIN = 12n;
 const CAP_NET_RAW = 13n;
 
 /** Capturing needs privileges this process lacks; the message says how to get them. */
-export class PrivilegeError extends Error {
+export class PrivilegeError extends NetmeterError {
   override name = 'PrivilegeError';
   constructor(readonly device: string) {
     super(
