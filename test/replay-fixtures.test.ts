@@ -98,3 +98,17 @@ function conversationKey(protocol: string, a: string, aPort: number, b: string, 
   const [x, y] = [`${a} ${aPort}`, `${b} ${bPort}`].sort();
   return `${protocol} ${x} <-> ${y}`;
 }
+
+test('a snapshot written by `netmeter snapshot` replays exactly like its /proc directory', async () => {
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const file = join(mkdtempSync(join(tmpdir(), 'netmeter-snap-')), 'sockets.json');
+  const written = await runCli(['snapshot', '--proc-root', 'fixtures/proc/udp-mixed-veth', '-o', file]);
+  assert.equal(written.code, 0, written.stderr);
+  const viaSockets = await runCli(['replay', 'fixtures/pcap/udp-mixed-veth.pcapng', '--sockets', file, '--json']);
+  assert.equal(viaSockets.code, 0, viaSockets.stderr);
+  assert.deepEqual(JSON.parse(viaSockets.stdout), await replay('udp-mixed-veth', 'udp-mixed-veth.pcapng'));
+  const broken = await runCli(['replay', 'fixtures/pcap/udp-mixed-veth.pcapng', '--sockets', 'fixtures/pcap/udp-mixed-veth.truth.json']);
+  assert.equal(broken.code, 1);
+  assert.equal(broken.stderr.trim().split('\n').length, 1);
+});

@@ -5,6 +5,7 @@
 import { runReplay } from './replay.js';
 import { runLive } from './live.js';
 import { runRecord } from './record.js';
+import { runSnapshot } from './snapshot.js';
 import { UsageError } from './usage-error.js';
 import { NetmeterError } from '../errors.js';
 
@@ -14,6 +15,7 @@ Commands:
   (none)             live view of which programs use the network (netmeter live --help)
   replay FILE        account a pcap/pcapng capture (netmeter replay --help)
   record -o FILE     capture to pcapng with socket ownership (netmeter record --help)
+  snapshot           write socket ownership as JSON, for replay --sockets
 
 Options:
   --debug            show the full error when something fails
@@ -29,6 +31,8 @@ export async function main(argv: string[]): Promise<number> {
     switch (command) {
       case 'replay':
         return await runReplay(rest, io);
+      case 'snapshot':
+        return await runSnapshot(rest, io);
       case 'record':
         return await runRecord(rest, io);
       case 'live':
