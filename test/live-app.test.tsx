@@ -64,6 +64,12 @@ function laptopFrame(): LiveFrame {
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 20));
 
+async function settle(app: { frames: string[] }, framesBefore: number): Promise<void> {
+  const deadline = Date.now() + 1500;
+  while (app.frames.length === framesBefore && Date.now() < deadline) await tick();
+  await tick();
+}
+
 async function start(frame: LiveFrame = laptopFrame(), size?: { columns: number; rows?: number }) {
   const feed = new LiveFeedStore(frame);
   const calls = { quit: 0, pauses: [] as boolean[] };
@@ -73,11 +79,14 @@ async function start(frame: LiveFrame = laptopFrame(), size?: { columns: number;
     if (size.rows) Object.defineProperty(app.stdout, 'rows', { value: size.rows, configurable: true });
     app.stdout.emit('resize');
   }
-  await tick();
+  await settle(app, 0);
+  // Ink handles input and renders asynchronously: wait for the frame each key causes, with a
+  // bound for keys that change nothing, so a loaded machine does not read a stale screen.
   const press = async (...keys: string[]) => {
     for (const key of keys) {
+      const before = app.frames.length;
       app.stdin.write(key);
-      await tick();
+      await settle(app, before);
     }
   };
   const screen = () => app.lastFrame() ?? '';
@@ -247,8 +256,11 @@ test('p freezes the screen on the frame of the moment, later frames show after r
   const next = laptopFrame();
   next.elapsedSeconds = 66;
   next.report.processes[0]!.receivedRate = 300000;
-  feed.publish(next);
-  await tick();
+  {
+    const before = app.frames.length;
+    feed.publish(next);
+    await settle(app, before);
+  }
   assert.match(statusLine(screen()), /1m06s/, 'frames show while running');
   assert.match(lineWith(screen(), '2001'), /293\.0 KiB\/s/);
   await press('p');
@@ -257,8 +269,11 @@ test('p freezes the screen on the frame of the moment, later frames show after r
   const later = laptopFrame();
   later.elapsedSeconds = 67;
   later.report.processes[0]!.receivedRate = 1000;
-  feed.publish(later);
-  await tick();
+  {
+    const before = app.frames.length;
+    feed.publish(later);
+    await settle(app, before);
+  }
   assert.match(statusLine(screen()), /1m06s/);
   assert.match(lineWith(screen(), '2001'), /293\.0 KiB\/s/);
   await press('u');
@@ -335,8 +350,9 @@ test('narrow terminals drop the command line, then USER, then the totals; PID, P
   const { app, screen } = await start(laptopFrame(), { columns: 80 });
   const resize = async (columns: number) => {
     Object.defineProperty(app.stdout, 'columns', { value: columns, configurable: true });
+    const before = app.frames.length;
     app.stdout.emit('resize');
-    await tick();
+    await settle(app, before);
   };
   assert.match(lineWith(screen(), 'PROGRAM'), /^ PID USER +PROGRAM +UPLOAD▼ +DOWNLOAD▼ +SENT +RECEIVED$/);
   assert.match(lineWith(screen(), '2001'), /^2001 alice +firefox {2}\/usr\/lib… +1\.95 KiB\/s/, 'the command line is cut first');
