@@ -233,6 +233,15 @@ export class Meter {
     return sent || received ? { sent, received } : { sent: false, received: true };
   }
 
+  /** Retires conversations with no packet since `cutoff` (seconds): their totals stay with their owners. */
+  retireIdle(cutoff: number): void {
+    this.conversations.retain((conversation) => {
+      if (conversation.lastSeen >= cutoff) return true;
+      for (const record of conversation.records) this.retire(record);
+      return false;
+    });
+  }
+
   /** Drops the least recently seen tenth of the conversations, keeping their totals. */
   private retireLeastRecent(): void {
     const ages = [...this.conversations.values_()].map((c) => c.lastSeen).sort((x, y) => x - y);

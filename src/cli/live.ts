@@ -17,6 +17,8 @@ import { parseCidrList, parseDuration, parsePositiveInteger, parseSortKey } from
 import type { CommandIo } from './replay.js';
 import { UsageError } from './usage-error.js';
 
+const IDLE_CONNECTION_SECONDS = 300;
+
 export const LIVE_HELP = `Usage: sudo netmeter [options]
 
 Shows, live, which programs use the network.
@@ -81,6 +83,8 @@ export async function runLive(argv: string[], io: CommandIo & { isTTY: boolean }
     // For the one document at the end of a --duration run, rates are averages over the run.
     const seconds = wholeRun ? (now - startedAt) / 1000 : (now - lastTickAt) / 1000;
     lastTickAt = now;
+    // Connections quiet for five minutes leave the table; their bytes stay with their owners.
+    meter.retireIdle(now / 1000 - IDLE_CONNECTION_SECONDS);
     rates.tick(seconds);
     if (wholeRun) rates.forget();
     const report = buildUsageReport(meter, { kind: 'live', interfaces: devices }, seconds);

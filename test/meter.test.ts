@@ -1,0 +1,143 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Meter } from '../src/account/meter.js';
+import type { Attribution } from '../src/account/attribution.js';
+import type { ProcessInfo } from '../src/attribute/types.js';
+import { LinkType, PacketBatchBuilder, type PacketBatch } from '../src/capture/packet-batch.js';
+import { buildUsageReport, type UsageReport } from '../src/present/usage-report.js';
+import { ipv4, ipv6, tcp, udp } from './support/packet-builder.js';
+
+interface Sent {
+  bytes: Buffer;
+  wire?: number;
+  ts?: number;
+}
+
+function batch(packets: Sent[]): PacketBatch {
+  const builder = new PacketBatchBuilder(packets.length);
+  const parts: Buffer[] = [];
+  let offset = 0;
+  for (const [i, p] of packets.entries()) {
+    builder.push(offset, p.bytes.length, p.wire ?? p.bytes.length + 100, p.ts ?? 1000 + i, 0);
+    parts.push(p.bytes);
+    offset += p.bytes.length;
+  }
+  return builder.take(Buffer.concat(parts), [{ name: 'test0', linkType: LinkType.RAW }]);
+}
+
+const browser: ProcessInfo = { pid: 100, name: 'browser', cmdline: 'browser', user: 'alice', uid: 1000 };
+const server: ProcessInfo = { pid: 200, name: 'server', cmdline: 'server', user: 'root', uid: 0 };
+
+/** 198.18.0.1 and fd00::1 are ours; the browser owns port 40000 and the server port 8080. */
+const attribution: Attribution = {
+  isLocal: (a) => a === '198.18.0.1' || a === 'fd00::1',
+  owner: (_protocol, _local, localPort) => (localPort === 40000 ? browser : localPort === 8080 ? server : undefined),
+};
+
+function report(meter: Meter): UsageReport {
+  return buildUsageReport(meter, { kind: 'pcap', interfaces: ['test0'] }, 1);
+}
+
+function assertInvariants(r: UsageReport): void {
+  for (const d of ['sent', 'received'] as const) {
+    const bytes = r.processes.reduce((s, p) => s + p[`${d}Bytes`], 0) + r.unknown[`${d}Bytes`] + r.other[`${d}Bytes`];
+    assert.equal(bytes, r.totals[`${d}Bytes`], d);
+  }
+}
+
+test('a local socket counts what leaves it as sent and what reaches it as received', () => {
+  const meter = new Meter(attribution);
+  meter.ingest(batch([
+    { bytes: ipv4('198.18.0.1', '198.18.5.5', 6, tcp(40000, 443, 0x02)), wire: 60 },
+    { bytes: ipv4('198.18.5.5', '198.18.0.1', 6, tcp(443, 40000, 0x12)), wire: 60 },
+    { bytes: ipv4('198.18.5.5', '198.18.0.1', 6, tcp(443, 40000, 0x10)), wire: 1500 },
+  ]));
+  const r = report(meter);
+  assert.deepEqual(r.processes.map((p) => [p.pid, p.sentBytes, p.receivedBytes, p.sentPackets, p.receivedPackets]), [[100, 60, 1560, 1, 2]]);
+  assert.equal(r.connections.length, 1);
+  assert.deepEqual([r.totals.packets, r.totals.bytes, r.totals.sentBytes, r.totals.receivedBytes], [3, 1620, 60, 1560]);
+  assertInvariants(r);
+});
+
+test('between two local sockets a packet counts for both, once in the totals', () => {
+  const meter = new Meter(attribution);
+  meter.ingest(batch([
+    { bytes: ipv6('fd00::1', 'fd00::1', 6, tcp(40000, 8080)), wire: 100 },
+    { bytes: ipv6('fd00::1', 'fd00::1', 6, tcp(8080, 40000)), wire: 300 },
+  ]));
+  const r = report(meter);
+  const byPid = Object.fromEntries(r.processes.map((p) => [p.pid, [p.sentBytes, p.receivedBytes]]));
+  assert.deepEqual(byPid, { 100: [100, 300], 200: [300, 100] });
+  assert.deepEqual([r.totals.packets, r.totals.bytes, r.totals.sentBytes, r.totals.receivedBytes], [2, 400, 400, 400]);
+  assert.equal(r.connections.length, 2);
+  assertInvariants(r);
+});
+
+test('when neither end is local, the initiator is the local end: the SYN sender, or the first sender', () => {
+  const meter = new Meter({ isLocal: () => false, owner: () => undefined });
+  meter.ingest(batch([
+    // SYN-ACK seen first: its destination initiated.
+    { bytes: ipv4('198.19.0.2', '198.19.0.1', 6, tcp(80, 50000, 0x12)), wire: 60 },
+    { bytes: ipv4('198.19.0.1', '198.19.0.2', 6, tcp(50000, 80, 0x10)), wire: 1000 },
+    { bytes: ipv4('198.19.0.3', '198.19.0.4', 17, udp(5000, 53)), wire: 80 },
+    { bytes: ipv4('198.19.0.4', '198.19.0.3', 17, udp(53, 5000)), wire: 200 },
+  ]));
+  const r = report(meter);
+  const conn = (port: number) => r.connections.find((c) => c.localPort === port)!;
+  assert.deepEqual([conn(50000).localAddress, conn(50000).sentBytes, conn(50000).receivedBytes], ['198.19.0.1', 1000, 60]);
+  assert.deepEqual([conn(5000).localAddress, conn(5000).sentBytes, conn(5000).receivedBytes], ['198.19.0.3', 80, 200]);
+  assert.equal(r.connections.length, 2);
+  assert.deepEqual([r.unknown.bytes, r.totals.bytes], [1340, 1340]);
+  assertInvariants(r);
+});
+
+test('other packets: by IP locality when there is IP, received otherwise, each counted once', () => {
+  const meter = new Meter(attribution);
+  meter.ingest(batch([
+    { bytes: ipv4('198.18.0.1', '198.18.5.5', 1, Buffer.alloc(8)), wire: 98 }, // ICMP out
+    { bytes: ipv4('198.18.0.1', '198.18.0.1', 1, Buffer.alloc(8)), wire: 98 }, // ICMP to self
+    { bytes: Buffer.from([0x00, 0x01]), wire: 42 }, // not IP
+    { bytes: ipv4('198.18.0.1', '198.18.5.5', 17, Buffer.alloc(100), { fragmentOffset: 1480 }), wire: 140 },
+  ]));
+  const r = report(meter);
+  assert.deepEqual([r.other.packets, r.other.bytes], [4, 378]);
+  assert.deepEqual([r.other.sentBytes, r.other.receivedBytes], [98 + 98 + 140, 98 + 42]);
+  assert.deepEqual(r.other.byReason, { otherProtocol: { packets: 2, bytes: 196 }, notIp: { packets: 1, bytes: 42 }, laterFragment: { packets: 1, bytes: 140 } });
+  assertInvariants(r);
+});
+
+test('the flow table stays within its bound and retired records keep their bytes with their owners', () => {
+  const meter = new Meter(attribution, { maxConversations: 100 });
+  const packets: Sent[] = [];
+  for (let i = 0; i < 1000; i++) {
+    const local = i % 2 === 0 ? 40000 : 8080;
+    const remote = `198.18.${1 + (i >> 8)}.${i & 0xff}`;
+    packets.push({ bytes: ipv4('198.18.0.1', remote, 17, udp(local, 9000)), wire: 100, ts: i });
+    packets.push({ bytes: ipv4(remote, '198.18.0.1', 17, udp(9000, 3000 + (i % 7))), wire: 50, ts: i });
+  }
+  for (let i = 0; i < packets.length; i += 64) meter.ingest(batch(packets.slice(i, i + 64)));
+  const r = report(meter);
+  assert.ok(r.connections.length <= 100 + 64 * 2, `${r.connections.length} connections held`);
+  assert.ok(r.retiredConnections > 0);
+  assert.deepEqual(r.processes.map((p) => [p.pid, p.sentBytes, p.sentPackets]).sort(), [[100, 50000, 500], [200, 50000, 500]]);
+  assert.deepEqual([r.unknown.receivedBytes, r.unknown.receivedPackets], [50000, 1000]);
+  assert.equal(r.totals.bytes, 150000);
+  assertInvariants(r);
+  meter.retireIdle(Number.POSITIVE_INFINITY);
+  const after = report(meter);
+  assert.equal(after.connections.length, 0);
+  assert.deepEqual(after.processes, r.processes);
+  assert.deepEqual(after.unknown, r.unknown);
+});
+
+test('a socket whose owner appears later is credited with all its bytes', () => {
+  let known = false;
+  const late: Attribution = { isLocal: attribution.isLocal, owner: (_p, _l, port) => (known && port === 40000 ? browser : undefined) };
+  const meter = new Meter(late);
+  meter.ingest(batch([{ bytes: ipv4('198.18.0.1', '198.18.5.5', 6, tcp(40000, 443)), wire: 700 }]));
+  assert.equal(report(meter).unknown.sentBytes, 700);
+  known = true;
+  assert.equal(meter.attributeUnknown(), 1);
+  const r = report(meter);
+  assert.deepEqual([r.processes[0]!.pid, r.processes[0]!.sentBytes, r.unknown.sentBytes], [100, 700, 0]);
+});
