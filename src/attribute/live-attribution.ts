@@ -28,7 +28,8 @@ export class LiveAttribution implements Attribution {
   private readonly debounceMs: number;
   private readonly takeSnapshot: (procFs: ProcFs) => Promise<SocketSnapshot>;
   private refreshing: Promise<void> | undefined;
-  private refreshAgain = false;
+  private queued: Promise<void> | undefined;
+  private closed = false;
   private lastRefreshAt = 0;
   private timer: NodeJS.Timeout | undefined;
   private latest: SocketSnapshot | undefined;
@@ -60,25 +61,27 @@ export class LiveAttribution implements Attribution {
     return found;
   }
 
-  /** Re-reads /proc now (or right after the read under way) and resolves when done. */
+  /**
+   * Re-reads /proc and resolves when a read that started after this call has finished: a
+   * read already under way may have begun before the caller's socket existed, so one more
+   * is queued behind it (one for all callers that ask meanwhile).
+   */
   refresh(): Promise<void> {
-    if (this.refreshing) {
-      this.refreshAgain = true;
+    if (this.closed) return Promise.resolve();
+    if (!this.refreshing) {
+      this.refreshing = this.readOnce().finally(() => (this.refreshing = undefined));
       return this.refreshing;
     }
-    this.refreshing = this.readOnce().finally(() => {
-      this.refreshing = undefined;
-      if (this.refreshAgain) {
-        this.refreshAgain = false;
-        void this.refresh();
-      }
+    this.queued ??= this.refreshing.then(() => {
+      this.queued = undefined;
+      return this.refresh();
     });
-    return this.refreshing;
+    return this.queued;
   }
 
   /** A prompt re-read for an unknown socket: at most one per debounce period. */
   requestRefresh(): void {
-    if (this.timer || this.refreshAgain) return;
+    if (this.timer || this.queued || this.closed) return;
     const wait = Math.max(0, this.lastRefreshAt + this.debounceMs - Date.now());
     this.promptedRefreshes++;
     this.timer = setTimeout(() => {
@@ -88,7 +91,9 @@ export class LiveAttribution implements Attribution {
     this.timer.unref();
   }
 
+  /** No more reads start, and none under way reports after this. */
   close(): void {
+    this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
   }
@@ -97,6 +102,7 @@ export class LiveAttribution implements Attribution {
     this.lastRefreshAt = Date.now();
     try {
       const snapshot = await this.takeSnapshot(this.procFs);
+      if (this.closed) return;
       this.resolver.update(snapshot);
       this.latest = snapshot;
       this.options.onRefresh?.(snapshot);

@@ -118,8 +118,8 @@ export async function runLive(argv: string[], io: CommandIo & { isTTY: boolean }
     report.durationSeconds = (now - startedAt) / 1000;
     return report;
   };
-  // Kernel counters start from zero at start: read them once now.
-  await tick();
+  // The first tick sets the baselines (kernel counters from zero); its frame opens the screen.
+  const firstReport = await tick();
 
   const pump = (async () => {
     for await (const batch of source.batches()) meter.ingest(batch);
@@ -133,7 +133,7 @@ export async function runLive(argv: string[], io: CommandIo & { isTTY: boolean }
   pump.then(stop, stop);
   if (durationSeconds !== undefined) setTimeout(stop, durationSeconds * 1000).unref();
 
-  const feed = new LiveFeedStore({ report: await tick(), elapsedSeconds: 0, intervalSeconds });
+  const feed = new LiveFeedStore({ report: firstReport, elapsedSeconds: 0, intervalSeconds });
   let ink: ReturnType<typeof render> | undefined;
   if (interactive) {
     ink = render(createElement(LiveApp, { feed, onQuit: stop, initialState: { sort: sort === 'sent' ? 'upload' : sort === 'received' ? 'download' : 'total' } }), { exitOnCtrlC: false });

@@ -1,0 +1,83 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { LiveAttribution } from '../src/attribute/live-attribution.js';
+import type { SocketSnapshot } from '../src/attribute/types.js';
+
+/** A snapshot in which `pid` owns a TCP socket 198.18.0.1:port ↔ 198.18.0.2:80. */
+function snapshot(port: number, pid: number): SocketSnapshot {
+  return {
+    version: 1,
+    takenAt: 0,
+    localAddresses: ['198.18.0.1'],
+    sockets: [{ protocol: 'tcp', localAddress: '198.18.0.1', localPort: port, remoteAddress: '198.18.0.2', remotePort: 80, inode: 10 + port, uid: 0, state: 1 }],
+    owners: [[10 + port, [pid]]],
+    processes: [{ pid, name: `p${pid}`, cmdline: '', user: 'root', uid: 0 }],
+  };
+}
+
+/** Reads that finish when the test says so, in order. */
+function controlledReads() {
+  const pending: Array<(s: SocketSnapshot) => void> = [];
+  let reads = 0;
+  return {
+    take: () => {
+      reads++;
+      return new Promise<SocketSnapshot>((resolve) => pending.push(resolve));
+    },
+    finish: (s: SocketSnapshot) => pending.shift()!(s),
+    get reads() {
+      return reads;
+    },
+  };
+}
+
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+test('a refresh asked for during a read waits for a read that starts after it', async () => {
+  const reads = controlledReads();
+  const refreshed: number[] = [];
+  const a = new LiveAttribution({ takeSnapshot: reads.take, onRefresh: (s) => refreshed.push(s.sockets[0]!.localPort) });
+  const first = a.refresh();
+  const second = a.refresh();
+  const third = a.refresh();
+  assert.equal(reads.reads, 1, 'one read at a time');
+  reads.finish(snapshot(1000, 1));
+  await first;
+  await tick();
+  assert.equal(reads.reads, 2, 'callers during the first read share one more read');
+  let secondDone = false;
+  void second.then(() => (secondDone = true));
+  await tick();
+  assert.equal(secondDone, false, 'the second caller waits for the read that started after it');
+  reads.finish(snapshot(2000, 2));
+  await Promise.all([second, third]);
+  assert.deepEqual(refreshed, [1000, 2000]);
+  assert.equal(a.owner('tcp', '198.18.0.1', 2000, '198.18.0.2', 80)?.pid, 2);
+  assert.equal(a.isLocal('198.18.0.1'), true);
+});
+
+test('nothing reports after close, not even a read under way', async () => {
+  const reads = controlledReads();
+  const refreshed: number[] = [];
+  const a = new LiveAttribution({ takeSnapshot: reads.take, onRefresh: (s) => refreshed.push(s.sockets.length) });
+  const read = a.refresh();
+  a.close();
+  reads.finish(snapshot(1000, 1));
+  await read;
+  await a.refresh();
+  assert.deepEqual(refreshed, []);
+  assert.equal(reads.reads, 1);
+});
+
+test('an unknown socket prompts one debounced re-read, which then finds it', async () => {
+  const reads = controlledReads();
+  const a = new LiveAttribution({ takeSnapshot: reads.take, debounceMs: 10 });
+  assert.equal(a.owner('tcp', '198.18.0.1', 3000, '198.18.0.2', 80), undefined);
+  assert.equal(a.owner('tcp', '198.18.0.1', 3001, '198.18.0.2', 80), undefined);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(reads.reads, 1, 'two unknown sockets, one re-read');
+  reads.finish(snapshot(3000, 7));
+  await tick();
+  assert.equal(a.owner('tcp', '198.18.0.1', 3000, '198.18.0.2', 80)?.pid, 7);
+  a.close();
+});
