@@ -21,6 +21,8 @@ export class ConnectionRecord extends Traffic {
     readonly localPort: number,
     readonly remoteAddress: string,
     readonly remotePort: number,
+    /** The capture interface of the conversation's first packet. */
+    readonly interfaceName: string,
   ) {
     super();
   }
@@ -42,9 +44,10 @@ class Conversation {
   bToAReceived = false;
 }
 
-/** Totals kept for a process after its connection records left the flow table. */
-export interface RetiredProcess {
-  process: ProcessInfo;
+/** Totals kept for an owner (undefined: unknown) on an interface after its records left the flow table. */
+export interface RetiredTraffic {
+  process: ProcessInfo | undefined;
+  interfaceName: string;
   traffic: Traffic;
 }
 
@@ -65,14 +68,15 @@ export class Meter {
   readonly other = new Traffic();
   readonly otherByReason = new Map<OtherReason, Counter>();
   readonly interfaces = new Map<string, Traffic>();
-  /** Traffic of records retired from the flow table, by owner ("" for unknown). */
-  readonly retired = new Map<string, RetiredProcess>();
-  readonly retiredUnknown = new Traffic();
+  /** Traffic of records retired from the flow table, by owner and interface. */
+  readonly retired = new Map<string, RetiredTraffic>();
   retiredConnections = 0;
   firstTimestamp = Number.NaN;
   lastTimestamp = Number.NaN;
 
   private readonly conversations = new FlowIndex<Conversation>();
+  /** Interface of the packet being accounted. */
+  private interfaceName = '';
   private readonly decoded = new DecodedPacket();
   private readonly maxConversations: number;
 
@@ -94,7 +98,8 @@ export class Meter {
       const iface = interfaceIndex[i]!;
       if (iface !== ifaceIndex) {
         ifaceIndex = iface;
-        ifaceTraffic = this.interfaceTraffic(interfaces[iface]?.name ?? `if${iface}`);
+        this.interfaceName = interfaces[iface]?.name ?? `if${iface}`;
+        ifaceTraffic = this.interfaceTraffic(this.interfaceName);
       }
       const length = wireLength[i]!;
       const ts = timestamp[i]!;
@@ -183,7 +188,7 @@ export class Meter {
     let forwardSent = false;
     let forwardReceived = false;
     const open = (local: typeof source, remote: typeof source) => {
-      const record = new ConnectionRecord(protocol, local.address, local.port, remote.address, remote.port);
+      const record = new ConnectionRecord(protocol, local.address, local.port, remote.address, remote.port, this.interfaceName);
       record.owner = this.attribution.owner(protocol, local.address, local.port, remote.address, remote.port);
       conversation.records.push(record);
       return record;
@@ -256,13 +261,9 @@ export class Meter {
 
   private retire(record: ConnectionRecord): void {
     this.retiredConnections++;
-    if (!record.owner) {
-      this.retiredUnknown.addTraffic(record);
-      return;
-    }
-    const key = processKey(record.owner);
+    const key = `${record.owner ? processKey(record.owner) : ''}|${record.interfaceName}`;
     let entry = this.retired.get(key);
-    if (!entry) this.retired.set(key, (entry = { process: record.owner, traffic: new Traffic() }));
+    if (!entry) this.retired.set(key, (entry = { process: record.owner, interfaceName: record.interfaceName, traffic: new Traffic() }));
     entry.traffic.addTraffic(record);
   }
 }

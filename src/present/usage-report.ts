@@ -40,6 +40,8 @@ export interface ConnectionUsage {
   /** Bytes per second over the last interval (live only). */
   sentRate?: number;
   receivedRate?: number;
+  /** Capture interface of the connection's first packet. */
+  interface?: string;
 }
 
 export interface BucketUsage {
@@ -105,11 +107,15 @@ const REASON_NAMES: Record<number, string> = {
 export function buildUsageReport(meter: Meter, source: ReportSource, rateSeconds: number): UsageReport {
   const byProcess = new Map<string, { process: ProcessInfo; traffic: Traffic }>();
   const unknown = new Traffic();
-  unknown.addTraffic(meter.retiredUnknown);
-  for (const [key, retired] of meter.retired) {
-    const traffic = new Traffic();
-    traffic.addTraffic(retired.traffic);
-    byProcess.set(key, { process: retired.process, traffic });
+  for (const retired of meter.retired.values()) {
+    if (!retired.process) {
+      unknown.addTraffic(retired.traffic);
+      continue;
+    }
+    const key = processKey(retired.process);
+    let entry = byProcess.get(key);
+    if (!entry) byProcess.set(key, (entry = { process: retired.process, traffic: new Traffic() }));
+    entry.traffic.addTraffic(retired.traffic);
   }
   const connections: ConnectionUsage[] = [];
   for (const record of meter.records()) {
@@ -196,6 +202,7 @@ function connectionUsage(record: ConnectionRecord): ConnectionUsage {
     sentPackets: record.sent.packets,
     receivedPackets: record.received.packets,
     packets: record.sent.packets + record.received.packets,
+    interface: record.interfaceName,
   };
 }
 
