@@ -1,12 +1,13 @@
 // Attribution for live capture: owners from the host's /proc, re-read every interval and,
 // sooner, whenever a packet arrives for a socket no snapshot knows (a connection younger
-// than the last read). Re-reads are debounced and never overlap; they run off the packet
-// path, and the caller credits the waiting records once a read finishes.
+// than the last read). Re-reads are debounced, never overlap, and run on a worker thread
+// (snapshot-worker.ts), off the packet path; the caller credits the waiting records once a
+// read finishes.
 
 import type { Attribution } from '../account/attribution.js';
 import type { Cidr } from '../decode/address.js';
 import { ProcFs } from './proc/proc-fs.js';
-import { takeSocketSnapshot } from './socket-snapshot.js';
+import { SnapshotWorker } from './snapshot-worker.js';
 import { SocketResolver } from './socket-resolver.js';
 import type { ProcessInfo, Protocol, SocketSnapshot } from './types.js';
 
@@ -27,6 +28,7 @@ export class LiveAttribution implements Attribution {
   private readonly resolver: SocketResolver;
   private readonly debounceMs: number;
   private readonly takeSnapshot: (procFs: ProcFs) => Promise<SocketSnapshot>;
+  private readonly worker = new SnapshotWorker();
   private refreshing: Promise<void> | undefined;
   private queued: Promise<void> | undefined;
   private closed = false;
@@ -39,7 +41,7 @@ export class LiveAttribution implements Attribution {
   constructor(private readonly options: LiveAttributionOptions = {}) {
     this.procFs = options.procFs ?? new ProcFs('/proc');
     this.debounceMs = options.debounceMs ?? 100;
-    this.takeSnapshot = options.takeSnapshot ?? ((fs) => takeSocketSnapshot(fs));
+    this.takeSnapshot = options.takeSnapshot ?? ((fs) => this.worker.take(fs.root));
     this.resolver = new SocketResolver(
       { version: 1, takenAt: 0, localAddresses: [], sockets: [], owners: [], processes: [] },
       { localCidrs: options.localCidrs ?? [] },
@@ -94,6 +96,7 @@ export class LiveAttribution implements Attribution {
   /** No more reads start, and none under way reports after this. */
   close(): void {
     this.closed = true;
+    void this.worker.close();
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
   }

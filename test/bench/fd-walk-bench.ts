@@ -1,5 +1,6 @@
 // Benchmark of the socket-owner walk: the plain Node walk against the N-API addon over a
-// /proc holding many sockets, timed side by side, with the event-loop delay each causes.
+// /proc holding many sockets, timed side by side, with the event-loop delay each causes;
+// then the whole re-read of /proc on the main thread and on the snapshot worker thread.
 //
 //   npm run build && node dist/test/bench/fd-walk-bench.js [--sockets 20000] [--runs 10]
 
@@ -14,6 +15,9 @@ import {
   walkSocketOwnersNative,
   type SocketOwners,
 } from '../../src/attribute/socket-owners.js';
+import { ProcFs } from '../../src/attribute/proc/proc-fs.js';
+import { takeSocketSnapshot } from '../../src/attribute/socket-snapshot.js';
+import { SnapshotWorker } from '../../src/attribute/snapshot-worker.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number): number => {
@@ -95,6 +99,35 @@ async function bench(): Promise<void> {
       );
     }
     console.log(`js / native median time: ${(js / native).toFixed(2)}x`);
+
+    // The whole re-read the live view does each interval: the four socket tables, the walk,
+    // and the owners' comm/cmdline/status/stat.
+    // On the main thread, and as the live view does it, on the snapshot worker thread.
+    const worker = new SnapshotWorker();
+    const ways = {
+      'main thread': () => takeSocketSnapshot(new ProcFs('/proc')),
+      'worker thread': () => worker.take('/proc'),
+    };
+    for (const [where, take] of Object.entries(ways)) {
+      const full: number[] = [];
+      const fullDelay: number[] = [];
+      let snapshotSockets = 0;
+      for (let run = 0; run < runs; run++) {
+        const delay = monitorEventLoopDelay({ resolution: 1 });
+        delay.enable();
+        const start = performance.now();
+        const snapshot = await take();
+        full.push(performance.now() - start);
+        delay.disable();
+        fullDelay.push(delay.max / 1e6);
+        snapshotSockets = snapshot.sockets.length;
+      }
+      console.log(
+        `full re-read on the ${where} (${snapshotSockets} sockets in the tables): median ${median(full).toFixed(1)} ms, ` +
+          `max event-loop delay ${median(fullDelay).toFixed(1)} / ${Math.max(...fullDelay).toFixed(1)} ms`,
+      );
+    }
+    await worker.close();
     console.log('reproduce: npm run build && node dist/test/bench/fd-walk-bench.js --sockets 20000 --runs 10');
   } finally {
     for (const holder of holders) holder.process.stdin.end();
