@@ -15,6 +15,8 @@ export interface LiveCaptureOptions {
   localCidrs: Cidr[];
   /** Called after every re-read of /proc (after waiting records were credited). */
   onSnapshot?: (snapshot: SocketSnapshot) => void;
+  /** Called when a re-read of /proc fails; the last good snapshot stays in use. */
+  onProcError?: (error: unknown) => void;
 }
 
 export interface LiveCapture {
@@ -34,6 +36,7 @@ export async function startLiveCapture(options: LiveCaptureOptions): Promise<Liv
       meter?.attributeUnknown();
       options.onSnapshot?.(snapshot);
     },
+    ...(options.onProcError ? { onError: options.onProcError } : {}),
   });
   meter = new Meter(attribution);
   // Sockets that exist before the first packet are known before it arrives.

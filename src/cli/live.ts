@@ -66,9 +66,18 @@ export async function runLive(argv: string[], io: CommandIo & { isTTY: boolean }
   const top = parsePositiveInteger('top', values.top);
   const localCidrs = values.local === undefined ? [] : parseCidrList(values.local);
   const interactive = io.isTTY && !values.json && !values.jsonl && durationSeconds === undefined;
+  // A failed re-read of /proc is said once per kind of failure, off the interactive screen.
+  const warned = new Set<string>();
+  const warn = (error: unknown) => {
+    const message = error instanceof Error ? error.message : String(error);
+    if (interactive || warned.has(message)) return;
+    warned.add(message);
+    io.stderr.write(`netmeter: warning: reading /proc failed, owners may be missing: ${message}\n`);
+  };
   const { devices, meter, attribution, source } = await startLiveCapture({
     interfaces: values.interface,
     localCidrs,
+    onProcError: warn,
     ...(values.filter ? { filter: values.filter } : {}),
   });
 
