@@ -81,3 +81,20 @@ test('an unknown socket prompts one debounced re-read, which then finds it', asy
   assert.equal(a.owner('tcp', '198.18.0.1', 3000, '198.18.0.2', 80)?.pid, 7);
   a.close();
 });
+
+test('records still unknown after a read do not prompt another read', async () => {
+  const reads = controlledReads();
+  let attribution!: LiveAttribution;
+  // As the meter does after each read: look again for every record without owner.
+  attribution = new LiveAttribution({
+    takeSnapshot: reads.take,
+    debounceMs: 1,
+    onRefresh: () => attribution.owner('udp', '198.18.0.1', 5353, '198.18.0.2', 53),
+  });
+  const read = attribution.refresh();
+  reads.finish(snapshot(1000, 1));
+  await read;
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  assert.equal(reads.reads, 1);
+  attribution.close();
+});

@@ -32,6 +32,7 @@ export class LiveAttribution implements Attribution {
   private refreshing: Promise<void> | undefined;
   private queued: Promise<void> | undefined;
   private closed = false;
+  private recheckingAfterRead = false;
   private lastRefreshAt = 0;
   private timer: NodeJS.Timeout | undefined;
   private latest: SocketSnapshot | undefined;
@@ -59,7 +60,10 @@ export class LiveAttribution implements Attribution {
 
   owner(protocol: Protocol, localAddress: string, localPort: number, remoteAddress: string, remotePort: number): ProcessInfo | undefined {
     const found = this.resolver.resolve(protocol, localAddress, localPort, remoteAddress, remotePort);
-    if (!found) this.requestRefresh();
+    // A miss while the records are re-checked after a read is no news: that read was the
+    // fresh look. Asking again there would re-read /proc ten times a second for as long as
+    // a socket without owner stays in the table.
+    if (!found && !this.recheckingAfterRead) this.requestRefresh();
     return found;
   }
 
@@ -108,7 +112,12 @@ export class LiveAttribution implements Attribution {
       if (this.closed) return;
       this.resolver.update(snapshot);
       this.latest = snapshot;
-      this.options.onRefresh?.(snapshot);
+      this.recheckingAfterRead = true;
+      try {
+        this.options.onRefresh?.(snapshot);
+      } finally {
+        this.recheckingAfterRead = false;
+      }
     } catch (error) {
       this.options.onError?.(error);
     }
