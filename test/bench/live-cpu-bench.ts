@@ -1,0 +1,578 @@
+// Live-capture benchmark: CPU time per packet, and packets lost, at a fixed packet rate, for
+// netmeter (live, -i IF), `nethogs -a -t -C IF` and `tcpdump -i IF -w /dev/null`, in the
+// same run, with the same traffic.
+//
+// Setup (root only): two network namespaces joined by a veth pair, 198.18.0.1/24 on the
+// sending end and 198.18.0.2/24 on the receiving end (IPv6 off, so nothing else crosses it).
+// `tcpreplay --pps=N` injects small UDP packets (60-byte frames, 198.18.0.1 → 198.18.0.2, 4
+// source and 8 destination ports) on the sending end; each tool captures, one at a time,
+// on the receiving end inside its namespace. No traffic leaves the two namespaces. A perl
+// one-liner holds UDP sockets on the 8 destination ports without reading them, so the
+// traffic has an owning process (--unowned: no such process; netmeter then keeps
+// re-reading /proc looking for the owner, which costs it CPU of its own).
+//
+// One run of one tool: start it, wait for its start-up (--startup, 2 s), start the traffic,
+// wait --settle (1 s), then read the CPU time (utime + stime from /proc/PID/stat, summed
+// over the tool's whole process tree: netmeter's capture child included) at the start and
+// end of a --window (10 s). CPU ns per packet = ΔCPU / packets that crossed the interface
+// in the window (the veth's own counter). Then the traffic stops, the tool is stopped with
+// SIGINT, and what it counted is compared with what crossed the interface during its life.
+// Also reported: how often the tool's main threads went to sleep per packet (voluntary
+// context switches), tcpreplay's CPU and the rest of the machine's load in the window
+// (this host is shared: a busy one distorts the run).
+// Runs are interleaved (rep 1: every rate × tool, rep 2: ...) and the median is reported.
+//
+// Usage: npm run build && node dist/test/bench/live-cpu-bench.js [--rates 100000,300000,max]
+//        [--runs 3] [--window 10] [--startup 2] [--settle 1] [--tools netmeter,nethogs,tcpdump]
+//        [--pps-multi M] [--unowned] [--json FILE]
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const { values } = parseArgs({
+  options: {
+    rates: { type: 'string', default: '100000' },
+    runs: { type: 'string', default: '3' },
+    window: { type: 'string', default: '10' },
+    startup: { type: 'string', default: '2' },
+    settle: { type: 'string', default: '1' },
+    tools: { type: 'string', default: 'netmeter,nethogs,tcpdump' },
+    'pps-multi': { type: 'string' },
+    unowned: { type: 'boolean', default: false },
+    json: { type: 'string' },
+  },
+});
+const rates = values.rates.split(',').map((r) => r.trim().toLowerCase());
+for (const r of rates) if (r !== 'max' && !(Number(r) > 0)) throw new Error(`bad rate '${r}' (a number of packets/s, or max)`);
+const runs = Number(values.runs);
+const windowS = Number(values.window);
+const startupS = Number(values.startup);
+const settleS = Number(values.settle);
+const toolNames = values.tools.split(',').map((t) => t.trim());
+const ppsMulti = values['pps-multi'];
+const unowned = values.unowned;
+const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+if (process.getuid?.() !== 0) {
+  process.stderr.write('live-cpu-bench: must run as root (it creates network namespaces and captures)\n');
+  process.exit(1);
+}
+const have = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+for (const needed of ['ip', 'tcpreplay', ...(unowned ? [] : ['perl'])]) {
+  if (!have(needed)) {
+    process.stderr.write(`live-cpu-bench: '${needed}' is required (apt-get install -y iproute2 tcpreplay)\n`);
+    process.exit(1);
+  }
+}
+
+// ---- Names, clean-up ----------------------------------------------------------------------
+
+const tag = `nmb${process.pid}`;
+const nsTx = `${tag}-tx`;
+const nsRx = `${tag}-rx`;
+const ifTx = `${tag}a`.slice(0, 15);
+const ifRx = `${tag}b`.slice(0, 15);
+const pcapPath = `/tmp/${tag}-udp60.pcap`;
+const MAC_TX = [0x02, 0, 0, 0, 0, 0x01];
+const MAC_RX = [0x02, 0, 0, 0, 0, 0x02];
+
+const started = new Set<ChildProcess>();
+let cleanedUp = false;
+function cleanup(): void {
+  if (cleanedUp) return;
+  cleanedUp = true;
+  for (const child of started) {
+    if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) continue;
+    // Every child was started in its own process group: end the group (netmeter's capture
+    // child included), by its id.
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      try {
+        process.kill(child.pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+  }
+  // Deleting a namespace deletes the veth end inside it, and with it the pair.
+  for (const ns of [nsTx, nsRx]) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+  rmSync(pcapPath, { force: true });
+}
+process.on('exit', cleanup);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => {
+    process.stderr.write(`\nlive-cpu-bench: ${signal}, cleaning up\n`);
+    cleanup();
+    process.exit(130);
+  });
+}
+process.on('uncaughtException', (error) => {
+  process.stderr.write(`live-cpu-bench: ${error.stack ?? error}\n`);
+  cleanup();
+  process.exit(1);
+});
+process.on('unhandledRejection', (error) => {
+  process.stderr.write(`live-cpu-bench: ${(error as Error)?.stack ?? error}\n`);
+  cleanup();
+  process.exit(1);
+});
+
+function sh(args: string[]): string {
+  const result = spawnSync(args[0]!, args.slice(1), { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`${args.join(' ')} failed: ${result.stderr.trim()}`);
+  return result.stdout;
+}
+
+/** Starts a process in its own process group, remembered for clean-up. */
+function start(args: string[], stdout: 'pipe' | 'ignore' = 'pipe'): ChildProcess {
+  const child = spawn(args[0]!, args.slice(1), { detached: true, stdio: ['ignore', stdout, 'pipe'] });
+  started.add(child);
+  child.on('exit', () => started.delete(child));
+  return child;
+}
+
+function collect(stream: NodeJS.ReadableStream | null | undefined): () => string {
+  let text = '';
+  stream?.setEncoding('utf8');
+  stream?.on('data', (chunk: string) => {
+    text += chunk;
+    if (text.length > 1 << 20) text = text.slice(-(1 << 19)); // nethogs prints forever
+  });
+  return () => text;
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+/** SIGINT, then SIGTERM, then SIGKILL (the group) if the process does not end in time. */
+async function stop(child: ChildProcess, graceMs = 5000): Promise<void> {
+  const done = exited(child);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill(signal);
+    if (await Promise.race([done.then(() => true), sleep(graceMs).then(() => false)])) return;
+  }
+  if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+  await done;
+}
+
+// ---- Network namespaces and the capture file ----------------------------------------------
+
+function setUpNetwork(): void {
+  sh(['ip', 'netns', 'add', nsTx]);
+  sh(['ip', 'netns', 'add', nsRx]);
+  sh(['ip', 'link', 'add', ifTx, 'netns', nsTx, 'type', 'veth', 'peer', 'name', ifRx, 'netns', nsRx]);
+  const macs: Array<[string, string, number[], string]> = [
+    [nsTx, ifTx, MAC_TX, '198.18.0.1/24'],
+    [nsRx, ifRx, MAC_RX, '198.18.0.2/24'],
+  ];
+  for (const [ns, dev, mac, address] of macs) {
+    sh(['ip', 'netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
+    sh(['ip', '-n', ns, 'link', 'set', dev, 'address', mac.map((b) => b.toString(16).padStart(2, '0')).join(':')]);
+    sh(['ip', '-n', ns, 'addr', 'add', address, 'dev', dev]);
+    sh(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
+    sh(['ip', '-n', ns, 'link', 'set', dev, 'up']);
+  }
+}
+
+function checksum(bytes: Buffer, start: number, end: number, sum = 0): number {
+  for (let i = start; i < end; i += 2) sum += (bytes[i]! << 8) | (i + 1 < end ? bytes[i + 1]! : 0);
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return sum;
+}
+
+/** 1024 Ethernet/IPv4/UDP frames of 60 bytes (18 payload bytes), 198.18.0.1 → 198.18.0.2. */
+function writeUdpCapture(path: string): number {
+  const frames = 1024;
+  const payload = 18;
+  const src = [198, 18, 0, 1];
+  const dst = [198, 18, 0, 2];
+  const parts: Buffer[] = [];
+  const header = Buffer.alloc(24);
+  header.writeUInt32LE(0xa1b2c3d4, 0);
+  header.writeUInt16LE(2, 4);
+  header.writeUInt16LE(4, 6);
+  header.writeUInt32LE(65535, 16);
+  header.writeUInt32LE(1, 20); // LINKTYPE_ETHERNET
+  parts.push(header);
+  for (let i = 0; i < frames; i++) {
+    const frame = Buffer.alloc(14 + 20 + 8 + payload);
+    Buffer.from([...MAC_RX, ...MAC_TX, 0x08, 0x00]).copy(frame, 0);
+    const ip = 14;
+    frame[ip] = 0x45;
+    frame.writeUInt16BE(20 + 8 + payload, ip + 2);
+    frame.writeUInt16BE(i, ip + 4);
+    frame[ip + 8] = 64;
+    frame[ip + 9] = 17;
+    Buffer.from([...src, ...dst]).copy(frame, ip + 12);
+    frame.writeUInt16BE(~checksum(frame, ip, ip + 20) & 0xffff, ip + 10);
+    const udp = ip + 20;
+    frame.writeUInt16BE(40000 + (i % 4), udp);
+    frame.writeUInt16BE(5001 + (i % 8), udp + 2);
+    frame.writeUInt16BE(8 + payload, udp + 4);
+    for (let j = 0; j < payload; j++) frame[udp + 8 + j] = 0x61 + (j % 26);
+    const pseudo = checksum(Buffer.from([...src, ...dst, 0, 17, 0, 8 + payload]), 0, 12);
+    frame.writeUInt16BE(~checksum(frame, udp, udp + 8 + payload, pseudo) & 0xffff || 0xffff, udp + 6);
+    const record = Buffer.alloc(16);
+    record.writeUInt32LE(1_700_000_000, 0);
+    record.writeUInt32LE(i * 10, 4);
+    record.writeUInt32LE(frame.length, 8);
+    record.writeUInt32LE(frame.length, 12);
+    parts.push(record, frame);
+  }
+  writeFileSync(path, Buffer.concat(parts));
+  return frames;
+}
+
+// ---- Measuring ----------------------------------------------------------------------------
+
+const clockTicks = Number(sh(['getconf', 'CLK_TCK']).trim()) || 100;
+
+/** utime + stime (ns) of pid and every live descendant, from /proc/[pid]/stat. */
+function treeCpuNs(root: number): { ns: number; rootNs: number; processes: number; wakeups: number } {
+  const parent = new Map<number, number>();
+  const ticks = new Map<number, number>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // comm may hold spaces
+    parent.set(Number(name), Number(fields[1]));
+    ticks.set(Number(name), Number(fields[11]) + Number(fields[12]));
+  }
+  const tree = new Set([root]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [pid, ppid] of parent) {
+      if (!tree.has(pid) && tree.has(ppid)) {
+        tree.add(pid);
+        grew = true;
+      }
+    }
+  }
+  let total = 0;
+  let wakeups = 0;
+  for (const pid of tree) {
+    total += ticks.get(pid) ?? 0;
+    try {
+      // Voluntary switches of the main thread (the event loop): how often it went to sleep.
+      wakeups += Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      /* exited */
+    }
+  }
+  return {
+    ns: (total * 1e9) / clockTicks,
+    rootNs: ((ticks.get(root) ?? 0) * 1e9) / clockTicks,
+    processes: [...tree].filter((p) => ticks.has(p)).length,
+    wakeups,
+  };
+}
+
+/** Busy time of the whole machine (ns): every /proc/stat state but idle, iowait and steal. */
+function systemBusyNs(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq (steal is another guest's; guest time is in user)
+  const busy = f[0]! + f[1]! + f[2]! + f[5]! + f[6]!;
+  return (busy * 1e9) / clockTicks;
+}
+
+/** Packets that crossed the receiving veth (rx, tx), read inside its namespace. */
+let probePid = 0;
+function interfacePackets(): { rx: number; tx: number } {
+  const dev = readFileSync(`/proc/${probePid}/net/dev`, 'utf8');
+  const line = dev.split('\n').find((l) => l.trim().startsWith(`${ifRx}:`));
+  if (!line) throw new Error(`${ifRx} not in /proc/${probePid}/net/dev`);
+  const f = line.split(':')[1]!.trim().split(/\s+/).map(Number);
+  return { rx: f[1]!, tx: f[9]! };
+}
+
+interface Tool {
+  name: string;
+  /** Nothing for the baseline: the traffic alone. */
+  command?: string[];
+  /** Packets the tool says it captured, and what it says it dropped, from its output. */
+  counts(stdout: string, stderr: string): { counted?: number; dropped?: number; note?: string };
+}
+
+const BASELINE = '(no capture: traffic only)';
+const tools: Tool[] = [{ name: BASELINE, counts: () => ({}) }];
+for (const name of toolNames) {
+  if (name === 'netmeter') {
+    tools.push({
+      name: `netmeter -i IF --json`,
+      // --duration is an upper bound: the bench stops it with SIGINT, after which it prints
+      // the totals over the whole run.
+      command: [process.execPath, cli, '-i', ifRx, '--duration', '600s', '--json'],
+      counts(stdout) {
+        const start = stdout.indexOf('{');
+        if (start < 0) return { note: 'no JSON output' };
+        const report = JSON.parse(stdout.slice(start)) as { totals: { packets: number }; interfaces?: Array<{ droppedPackets?: number }> };
+        const dropped = (report.interfaces ?? []).reduce((n, i) => n + (i.droppedPackets ?? 0), 0);
+        return { counted: report.totals.packets, dropped };
+      },
+    });
+  } else if (name === 'nethogs') {
+    if (!have('nethogs')) {
+      process.stderr.write('nethogs not installed: skipped\n');
+      continue;
+    }
+    tools.push({
+      name: 'nethogs -a -t -C IF',
+      command: ['nethogs', '-a', '-t', '-C', ifRx],
+      counts: () => ({ note: 'does not report packet counts' }),
+    });
+  } else if (name === 'tcpdump') {
+    if (!have('tcpdump')) {
+      process.stderr.write('tcpdump not installed: skipped\n');
+      continue;
+    }
+    tools.push({
+      name: 'tcpdump -i IF -w /dev/null',
+      command: ['tcpdump', '-n', '-i', ifRx, '-w', '/dev/null'],
+      counts(_stdout, stderr) {
+        const captured = /(\d+) packets? captured/.exec(stderr)?.[1];
+        const dropped = /(\d+) packets? dropped by kernel/.exec(stderr)?.[1];
+        if (captured === undefined) return { note: 'no statistics printed' };
+        return { counted: Number(captured), dropped: Number(dropped ?? 0) };
+      },
+    });
+  } else {
+    throw new Error(`unknown tool '${name}' (netmeter, nethogs, tcpdump)`);
+  }
+}
+
+interface Sample {
+  tool: string;
+  rate: string;
+  rep: number;
+  windowSeconds: number;
+  windowPackets: number;
+  achievedPps: number;
+  cpuNsPerPacket: number;
+  /** The tool's main process alone; the rest of cpuNsPerPacket is its descendants'. */
+  mainCpuNsPerPacket: number;
+  cpuPercent: number;
+  /** Times the main threads of the tool's processes went to sleep, per packet. */
+  wakeupsPerPacket: number;
+  /** Busy CPU of the whole machine (every process, kernel, softirq) per packet. */
+  systemNsPerPacket: number;
+  /** tcpreplay's CPU in the window, % of one core (the kernel's receive path runs in it). */
+  senderPercent: number;
+  /** The rest of the machine's busy time in the window, % of one core: other work on this shared host. */
+  otherPercent: number;
+  processes: number;
+  tcpreplaySent?: number;
+  tcpreplayPps?: number;
+  tcpreplayFailed?: number;
+  crossed: number;
+  counted?: number;
+  lost?: number;
+  toolDropped?: number;
+  note?: string;
+}
+
+async function runOnce(tool: Tool, rate: string, rep: number): Promise<Sample> {
+  const before = interfacePackets();
+  const child = tool.command ? start(['ip', 'netns', 'exec', nsRx, ...tool.command]) : undefined;
+  const stdout = collect(child?.stdout);
+  const stderr = collect(child?.stderr);
+  const pid = child?.pid ?? 0; // `ip netns exec` execs the command: same pid
+  const cpuOf = (): ReturnType<typeof treeCpuNs> => (child ? treeCpuNs(pid) : { ns: 0, rootNs: 0, processes: 0, wakeups: 0 });
+  await sleep(startupS * 1000);
+  if (child && child.exitCode !== null) throw new Error(`${tool.name} exited during start-up: ${stderr().trim()}`);
+
+  const trafficSeconds = Math.ceil(settleS + windowS + 1);
+  const replayArgs = ['ip', 'netns', 'exec', nsTx, 'tcpreplay', '-K', '--loop=0', `--duration=${trafficSeconds}`, '-i', ifTx];
+  if (rate === 'max') replayArgs.push('--topspeed');
+  else replayArgs.push(`--pps=${rate}`, ...(ppsMulti ? [`--pps-multi=${ppsMulti}`] : []));
+  const replay = start([...replayArgs, pcapPath]);
+  const replayOut = collect(replay.stdout);
+  const replayErr = collect(replay.stderr);
+
+  await sleep(settleS * 1000);
+  const cpu0 = cpuOf();
+  const sender0 = treeCpuNs(replay.pid!);
+  const sys0 = systemBusyNs();
+  const if0 = interfacePackets();
+  const t0 = process.hrtime.bigint();
+  await sleep(windowS * 1000);
+  const cpu1 = cpuOf();
+  const sender1 = treeCpuNs(replay.pid!);
+  const sys1 = systemBusyNs();
+  const if1 = interfacePackets();
+  const t1 = process.hrtime.bigint();
+  const alive = !child || child.exitCode === null;
+
+  await exited(replay);
+  await sleep(1000); // let the tool drain what it already has
+  if (child) await stop(child);
+  await sleep(200);
+  const after = interfacePackets();
+
+  const seconds = Number(t1 - t0) / 1e9;
+  const windowPackets = if1.rx - if0.rx;
+  const replayText = replayOut() + replayErr();
+  const sent = /Actual: (\d+) packets/.exec(replayText)?.[1];
+  const replayPps = /Rated: .*?([\d.]+) pps/.exec(replayText)?.[1];
+  const failed = /Failed packets:\s+(\d+)/.exec(replayText)?.[1];
+  if (sent === undefined) throw new Error(`tcpreplay gave no summary: ${replayText.trim()}`);
+  const crossed = after.rx - before.rx + (after.tx - before.tx);
+  let counts: ReturnType<Tool['counts']>;
+  try {
+    counts = tool.counts(stdout(), stderr());
+  } catch (error) {
+    counts = { note: `unreadable output: ${(error as Error).message}` };
+  }
+  const sample: Sample = {
+    tool: tool.name,
+    rate,
+    rep,
+    windowSeconds: seconds,
+    windowPackets,
+    achievedPps: windowPackets / seconds,
+    cpuNsPerPacket: (cpu1.ns - cpu0.ns) / windowPackets,
+    mainCpuNsPerPacket: (cpu1.rootNs - cpu0.rootNs) / windowPackets,
+    cpuPercent: ((cpu1.ns - cpu0.ns) / 1e9 / seconds) * 100,
+    wakeupsPerPacket: (cpu1.wakeups - cpu0.wakeups) / windowPackets,
+    systemNsPerPacket: (sys1 - sys0) / windowPackets,
+    senderPercent: ((sender1.ns - sender0.ns) / 1e9 / seconds) * 100,
+    // Tick-based accounting can make this slightly negative on an idle machine.
+    otherPercent: Math.max(0, ((sys1 - sys0 - (cpu1.ns - cpu0.ns) - (sender1.ns - sender0.ns)) / 1e9 / seconds) * 100),
+    processes: cpu1.processes,
+    tcpreplaySent: Number(sent),
+    crossed,
+    ...(replayPps !== undefined ? { tcpreplayPps: Number(replayPps) } : {}),
+    ...(failed !== undefined ? { tcpreplayFailed: Number(failed) } : {}),
+    ...(counts.counted !== undefined ? { counted: counts.counted, lost: crossed - counts.counted } : {}),
+    ...(counts.dropped !== undefined ? { toolDropped: counts.dropped } : {}),
+    ...(counts.note !== undefined ? { note: counts.note } : {}),
+  };
+  if (!alive) sample.note = `${sample.note ? `${sample.note}; ` : ''}exited during the window`;
+  return sample;
+}
+
+// ---- Main ---------------------------------------------------------------------------------
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const int = (n: number) => Math.round(n).toLocaleString('en');
+
+setUpNetwork();
+const framesInFile = writeUdpCapture(pcapPath);
+const probe = start(['ip', 'netns', 'exec', nsRx, 'sleep', '1000000'], 'ignore');
+if (!unowned) {
+  // A process that holds UDP sockets on the destination ports and never reads them: the
+  // packets have an owner to attribute them to (as real traffic has), the kernel drops them
+  // when the socket buffer is full (no ICMP), and nobody spends CPU receiving them.
+  const sink = start([
+    'ip', 'netns', 'exec', nsRx, 'perl', '-MIO::Socket::INET', '-e',
+    '$0 = "udp-sink"; my @s = map { IO::Socket::INET->new(Proto => "udp", LocalAddr => "198.18.0.2", LocalPort => $_) or die "bind $_: $!\\n" } 5001 .. 5008; sleep 1e9',
+  ], 'ignore');
+  const sinkErr = collect(sink.stderr);
+  await sleep(300);
+  if (sink.exitCode !== null) throw new Error(`UDP sink failed: ${sinkErr()}`);
+}
+probePid = probe.pid!;
+await sleep(300);
+interfacePackets(); // fails early if the probe cannot see the interface
+
+process.stderr.write(
+  `veth ${ifTx} (ns ${nsTx}, 198.18.0.1) → ${ifRx} (ns ${nsRx}, 198.18.0.2); ${framesInFile} UDP frames of 60 bytes looped by tcpreplay\n` +
+    `rates ${rates.join(', ')}; ${runs} interleaved runs; start-up ${startupS} s, settle ${settleS} s, window ${windowS} s; ` +
+    `${unowned ? 'no socket on the destination ports (unowned traffic)' : 'destination ports held by a UDP sink process that never reads'}\n`,
+);
+
+const samples: Sample[] = [];
+for (let rep = 1; rep <= runs; rep++) {
+  for (const rate of rates) {
+    for (const tool of tools) {
+      const s = await runOnce(tool, rate, rep);
+      samples.push(s);
+      process.stderr.write(
+        `run ${rep} ${rate} ${tool.name}: ${int(s.achievedPps)} pkt/s in window, ${s.cpuNsPerPacket.toFixed(0)} ns/pkt ` +
+          `(main process ${s.mainCpuNsPerPacket.toFixed(0)}), ${s.cpuPercent.toFixed(1)} % CPU (${s.processes} proc), ` +
+          `${s.wakeupsPerPacket.toFixed(3)} sleeps/pkt, ` +
+          `tcpreplay ${s.senderPercent.toFixed(0)} %, other load ${s.otherPercent.toFixed(0)} %, crossed ${int(s.crossed)}, ` +
+          `counted ${s.counted === undefined ? '-' : int(s.counted)}, lost ${s.lost === undefined ? '-' : int(s.lost)}` +
+          `${s.toolDropped ? `, tool-reported drops ${int(s.toolDropped)}` : ''}; tcpreplay ${int(s.tcpreplaySent ?? 0)} sent at ${int(s.tcpreplayPps ?? 0)} pps` +
+          `${s.note ? ` (${s.note})` : ''}\n`,
+      );
+    }
+  }
+}
+await stop(probe, 1000);
+
+const cpuInfo = readFileSync('/proc/cpuinfo', 'utf8');
+const model = /model name\s*:\s*(.*)/.exec(cpuInfo)?.[1] ?? 'unknown CPU';
+const kernel = sh(['uname', '-r']).trim();
+const versions = [
+  `node ${process.version}`,
+  sh(['sh', '-c', 'tcpreplay --version 2>&1 | head -1']).trim(),
+  have('tcpdump') ? sh(['sh', '-c', 'tcpdump --version 2>&1 | head -1']).trim() : '',
+  have('nethogs') ? `nethogs ${sh(['sh', '-c', 'nethogs -V 2>&1 | head -1']).trim().replace(/^version\s*/, '')}` : '',
+].filter(Boolean);
+
+const repo = fileURLToPath(new URL('../../..', import.meta.url));
+const commit = spawnSync('git', ['-C', repo, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' });
+const dirty = spawnSync('git', ['-C', repo, 'status', '--porcelain', '--untracked-files=no', 'src'], { encoding: 'utf8' });
+const at = commit.status === 0 ? `netmeter ${commit.stdout.trim()}${dirty.stdout.trim() ? ' with uncommitted changes in src/' : ''}; ` : '';
+let out = `\n${new Date().toISOString().slice(0, 10)}, ${at}${model}, ${sh(['nproc']).trim()} cores, kernel ${kernel}; ${versions.join(', ')}\n`;
+out += `60-byte UDP frames over a veth pair, ${unowned ? 'to ports no socket holds' : 'to ports held by a process that never reads them'}; tool CPU = utime+stime of the tool's process tree over a ${windowS} s window in steady state; median of ${runs} interleaved runs\n\n`;
+out += '| tool | rate target / achieved (packets/s) | tool CPU ns/packet | tool CPU % of one core | sleeps/packet | packets lost (median; per run) | tcpreplay / other load, % of a core |\n|---|---:|---:|---:|---:|---|---:|\n';
+for (const rate of rates) {
+  for (const tool of tools) {
+    const mine = samples.filter((s) => s.tool === tool.name && s.rate === rate);
+    if (mine.length === 0) continue;
+    const target = rate === 'max' ? 'max' : int(Number(rate));
+    const achieved = int(median(mine.map((s) => s.achievedPps)));
+    let lost: string;
+    if (tool.name === BASELINE) lost = '';
+    else if (mine.some((s) => s.lost === undefined)) lost = `n/a (${mine.find((s) => s.note)?.note ?? 'no count'})`;
+    else {
+      const crossedMedian = median(mine.map((s) => s.crossed));
+      const lostMedian = median(mine.map((s) => s.lost!));
+      lost = `${int(lostMedian)} of ${int(crossedMedian)} (${((lostMedian / crossedMedian) * 100).toFixed(2)} %); ${mine.map((s) => int(s.lost!)).join(', ')}`;
+      const dropped = mine.map((s) => s.toolDropped ?? 0);
+      if (dropped.some((d) => d > 0)) lost += `; tool-reported drops ${dropped.map(int).join(', ')}`;
+    }
+    let cpu = int(median(mine.map((s) => s.cpuNsPerPacket)));
+    if (mine[0]!.processes > 1) cpu += ` (main ${int(median(mine.map((s) => s.mainCpuNsPerPacket)))} + children ${int(median(mine.map((s) => s.cpuNsPerPacket - s.mainCpuNsPerPacket)))})`;
+    const load = `${median(mine.map((s) => s.senderPercent)).toFixed(0)} / ${median(mine.map((s) => s.otherPercent)).toFixed(0)}`;
+    const none = tool.name === BASELINE;
+    const cpuPercent = none ? '–' : median(mine.map((s) => s.cpuPercent)).toFixed(1);
+    const sleeps = none ? '–' : median(mine.map((s) => s.wakeupsPerPacket)).toFixed(3);
+    out += `| ${tool.name} | ${target} / ${achieved} | ${none ? '–' : cpu} | ${cpuPercent} | ${sleeps} | ${lost} | ${load} |\n`;
+  }
+}
+out += '\nAchieved = packets that crossed the veth in the window ÷ window; tcpreplay\'s own summary, per run:\n';
+for (const rate of rates) {
+  const mine = samples.filter((s) => s.rate === rate);
+  out += `- ${rate}: ${mine.map((s) => `${int(s.tcpreplayPps ?? 0)}`).join(', ')} packets/s` +
+    `${mine.some((s) => (s.tcpreplayFailed ?? 0) > 0) ? ` (failed sends: ${mine.map((s) => s.tcpreplayFailed ?? 0).join(', ')})` : ''}\n`;
+}
+const reproduce = ['npm run build && node dist/test/bench/live-cpu-bench.js', `--rates ${values.rates}`];
+if (runs !== 3) reproduce.push(`--runs ${runs}`);
+if (windowS !== 10) reproduce.push(`--window ${windowS}`);
+if (startupS !== 2) reproduce.push(`--startup ${startupS}`);
+if (settleS !== 1) reproduce.push(`--settle ${settleS}`);
+if (values.tools !== 'netmeter,nethogs,tcpdump') reproduce.push(`--tools ${values.tools}`);
+if (ppsMulti) reproduce.push(`--pps-multi ${ppsMulti}`);
+if (unowned) reproduce.push('--unowned');
+out += `\nreproduce (as root): ${reproduce.join(' ')}\n`;
+process.stdout.write(out);
+if (values.json) writeFileSync(values.json, `${JSON.stringify(samples, null, 2)}\n`);
+cleanup();
