@@ -3,7 +3,6 @@
 // and an exit code (2 for usage, 1 otherwise); a stack trace only with --debug.
 
 import { runReplay } from './replay.js';
-import { runLive } from './live.js';
 import { runRecord } from './record.js';
 import { runSnapshot } from './snapshot.js';
 import { UsageError } from './usage-error.js';
@@ -36,7 +35,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'record':
         return await runRecord(rest, io);
       case 'live':
-        return await runLive(rest, { ...io, isTTY: Boolean(process.stdout.isTTY && process.stdin.isTTY) });
+        return await startLive(rest, io);
       case '-h':
       case '--help':
       case 'help':
@@ -44,14 +43,28 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       default:
         // Options without a command, or nothing at all: the live view, like `sudo nethogs`.
-        if (command === undefined || command.startsWith('-')) {
-          return await runLive(args, { ...io, isTTY: Boolean(process.stdout.isTTY && process.stdin.isTTY) });
-        }
+        if (command === undefined || command.startsWith('-')) return await startLive(args, io);
         throw new UsageError(`unknown command '${command}'`);
     }
   } catch (error) {
     return reportError(error, debug);
   }
+}
+
+/**
+ * Loads the live view only when it is asked for. On a terminal, variables that say "CI"
+ * are dropped first: Ink reads them when it loads and then draws nothing until it exits,
+ * which on a person's terminal is a blank screen.
+ */
+async function startLive(args: string[], io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream }): Promise<number> {
+  const isTTY = Boolean(process.stdout.isTTY && process.stdin.isTTY);
+  if (isTTY) {
+    for (const name of Object.keys(process.env)) {
+      if (name === 'CI' || name === 'CONTINUOUS_INTEGRATION' || name.startsWith('CI_')) delete process.env[name];
+    }
+  }
+  const { runLive } = await import('./live.js');
+  return runLive(args, { ...io, isTTY });
 }
 
 function reportError(error: unknown, debug: boolean): number {
