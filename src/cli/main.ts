@@ -2,9 +2,6 @@
 // netmeter's entry point: picks the command and turns every error into one line on stderr
 // and an exit code (2 for usage, 1 otherwise); a stack trace only with --debug.
 
-import { runReplay } from './replay.js';
-import { runRecord } from './record.js';
-import { runSnapshot } from './snapshot.js';
 import { UsageError } from './usage-error.js';
 import { NetmeterError } from '../errors.js';
 
@@ -15,6 +12,8 @@ Commands:
   replay FILE        account a pcap/pcapng capture (netmeter replay --help)
   record -o FILE     capture to pcapng with socket ownership (netmeter record --help)
   snapshot           write socket ownership as JSON, for replay --sockets
+  daemon             record usage history for reports (netmeter daemon --help)
+  report             usage history by application, day, month; cost (netmeter report --help)
 
 Options:
   --debug            show the full error when something fails
@@ -25,15 +24,20 @@ export async function main(argv: string[]): Promise<number> {
   const debug = argv.includes('--debug');
   const args = argv.filter((a) => a !== '--debug');
   const io = { stdout: process.stdout, stderr: process.stderr };
+  // Each command's module is loaded when it runs: a replay need not load Ink or SQLite.
   try {
     const [command, ...rest] = args;
     switch (command) {
       case 'replay':
-        return await runReplay(rest, io);
+        return await (await import('./replay.js')).runReplay(rest, io);
       case 'snapshot':
-        return await runSnapshot(rest, io);
+        return await (await import('./snapshot.js')).runSnapshot(rest, io);
       case 'record':
-        return await runRecord(rest, io);
+        return await (await import('./record.js')).runRecord(rest, io);
+      case 'daemon':
+        return await (await import('./daemon.js')).runDaemon(rest, io);
+      case 'report':
+        return await (await import('./report.js')).runReport(rest, io);
       case 'live':
         return await startLive(rest, io);
       case '-h':

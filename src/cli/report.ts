@@ -1,0 +1,166 @@
+// `netmeter report`: the recorded history — today by application, or a day, a month or any
+// range, by application, user, interface, day, hour or month — as a table (with --graph,
+// bars like vnstat's), JSON or CSV, with cost and quota from the config file. Opens the
+// database read-only, so any user who may read it can run it.
+
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { parseArgs } from 'node:util';
+import { addDays, addMonths, dayStart, formatDay, formatMonth, monthStart, parseDateTime, parseDay, parseMonth } from '../history/calendar.js';
+import { loadConfig } from '../history/config.js';
+import { closeHistory, openHistoryForReading, withSqliteErrors } from '../history/database.js';
+import { defaultConfigPath, reportDatabasePath } from '../history/paths.js';
+import { DIMENSIONS, type Dimension } from '../history/queries.js';
+import { OPEN_END, OPEN_START, buildHistoryReport, type ReportRequest } from '../history/report-document.js';
+import { renderHistoryCsv, renderHistoryTable } from '../history/report-format.js';
+import { parsePositiveInteger } from './options.js';
+import type { CommandIo } from './replay.js';
+import { UsageError } from './usage-error.js';
+
+export const REPORT_HELP = `Usage: netmeter report [options]
+
+Shows the recorded history (see netmeter daemon): today by application unless told otherwise.
+
+Range (one of):
+  --day DATE           one day: YYYY-MM-DD, today or yesterday
+  --month [YYYY-MM]    one month (default: this month)
+  --since WHEN         from WHEN: YYYY-MM-DD, 'YYYY-MM-DD HH:MM', or an age like 7d or 12h
+  --until WHEN         up to WHEN (a date alone includes that whole day)
+Rows:
+  --by KEY             app, user, interface, day, hour or month (default app; day with --graph)
+  --top N              only the N largest rows
+  --app NAME           only this application
+  -i, --interface IF   only traffic on IF
+Output:
+  --graph              bars per day (per hour for a single day) in the terminal; alone: the last 30 days
+  --json               the report as one JSON document
+  --csv                the rows as CSV
+Files:
+  --db PATH            the history database (default: yours, else /var/lib/netmeter/netmeter.db)
+  --config PATH        price, quota and billing day (default /etc/netmeter/config.json; see docs/history.md)
+`;
+
+export async function runReport(argv: string[], io: CommandIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: withOptionalMonth(argv),
+    allowPositionals: true,
+    options: {
+      db: { type: 'string' },
+      config: { type: 'string' },
+      day: { type: 'string' },
+      month: { type: 'string' },
+      since: { type: 'string' },
+      until: { type: 'string' },
+      by: { type: 'string' },
+      top: { type: 'string' },
+      app: { type: 'string' },
+      interface: { type: 'string', short: 'i' },
+      graph: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      csv: { type: 'boolean', default: false },
+      // For tests and for looking back: the moment taken as "now" (YYYY-MM-DD HH:MM[:SS] or @SECONDS).
+      now: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    io.stdout.write(REPORT_HELP);
+    return 0;
+  }
+  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+  if (values.json && values.csv) throw new UsageError('give --json or --csv, not both');
+  if (values.graph && (values.json || values.csv)) throw new UsageError('--graph draws in the terminal: leave out --json and --csv');
+  const ranges = [values.day !== undefined, values.month !== undefined, values.since !== undefined || values.until !== undefined].filter(Boolean).length;
+  if (ranges > 1) throw new UsageError('give one of --day, --month, or --since/--until');
+  if (values.by !== undefined && !DIMENSIONS.includes(values.by as Dimension)) {
+    throw new UsageError(`--by: '${values.by}' is not one of ${DIMENSIONS.join(', ')}`);
+  }
+  const top = parsePositiveInteger('top', values.top);
+  const now = values.now === undefined ? Math.floor(Date.now() / 1000) : parseNow(values.now);
+
+  const range = chooseRange(values, now);
+  const by: Dimension = (values.by as Dimension | undefined) ?? (values.graph ? (range.until - range.since <= 25 * 3600 ? 'hour' : 'day') : 'app');
+
+  const context = { uid: process.getuid?.() ?? -1, env: process.env, home: homedir() };
+  const config = values.config !== undefined ? loadConfig(values.config, true) : loadConfig(defaultConfigPath(context, existsSync), false);
+  const path = values.db ?? reportDatabasePath(context, existsSync);
+  const db = openHistoryForReading(path);
+  try {
+    const request: ReportRequest = {
+      range,
+      by,
+      filter: { ...(values.app !== undefined ? { app: values.app } : {}), ...(values.interface !== undefined ? { interface: values.interface } : {}) },
+      ...(top !== undefined ? { top } : {}),
+      now,
+      config,
+    };
+    const report = withSqliteErrors(path, 'read', () => buildHistoryReport(db, path, request));
+    if (values.json) io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    else if (values.csv) io.stdout.write(renderHistoryCsv(report));
+    else io.stdout.write(renderHistoryTable(report, { graph: values.graph, width: (io.stdout as { columns?: number }).columns ?? 100 }));
+  } finally {
+    closeHistory(db);
+  }
+  return 0;
+}
+
+/** `--month` may stand alone (this month): give it an empty value when no YYYY-MM follows. */
+function withOptionalMonth(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    if (arg === '--month' && (next === undefined || next.startsWith('-'))) out.push('--month=');
+    else out.push(arg);
+  }
+  return out;
+}
+
+interface RangeValues {
+  day?: string | undefined;
+  month?: string | undefined;
+  since?: string | undefined;
+  until?: string | undefined;
+  graph?: boolean | undefined;
+}
+
+function chooseRange(values: RangeValues, now: number): ReportRequest['range'] {
+  if (values.day !== undefined) {
+    const text = values.day.trim();
+    const day = text === 'today' ? dayStart(now) : text === 'yesterday' ? addDays(now, -1) : parseDay(text);
+    if (day === undefined) throw new UsageError(`--day: '${values.day}' is not a date (YYYY-MM-DD, today or yesterday)`);
+    return { since: day, until: addDays(day, 1), label: formatDay(day) };
+  }
+  if (values.month !== undefined) {
+    const month = values.month === '' ? monthStart(now) : parseMonth(values.month);
+    if (month === undefined) throw new UsageError(`--month: '${values.month}' is not a month (YYYY-MM)`);
+    return { since: month, until: addMonths(month, 1), label: formatMonth(month) };
+  }
+  if (values.since !== undefined || values.until !== undefined) {
+    const since = values.since === undefined ? OPEN_START : parseWhen('since', values.since, now, false);
+    const until = values.until === undefined ? OPEN_END : parseWhen('until', values.until, now, true);
+    if (until <= since) throw new UsageError('--until must be later than --since');
+    const label = [values.since !== undefined ? `since ${values.since}` : '', values.until !== undefined ? `until ${values.until}` : ''].filter(Boolean).join(' ');
+    return { since, until, label };
+  }
+  if (values.graph) return { since: addDays(now, -29), until: addDays(now, 1), label: 'the last 30 days' };
+  return { since: dayStart(now), until: addDays(now, 1), label: `today (${formatDay(now)})` };
+}
+
+/** A date (an --until date includes its whole day), a local date and time, or an age before now (7d, 12h, 30m). */
+function parseWhen(name: string, text: string, now: number, endOfDay: boolean): number {
+  const day = parseDay(text);
+  if (day !== undefined) return endOfDay ? addDays(day, 1) : day;
+  const instant = parseDateTime(text);
+  if (instant !== undefined) return instant;
+  const age = /^(\d+)(m|h|d)$/.exec(text.trim());
+  if (age) return now - Number(age[1]) * { m: 60, h: 3600, d: 86400 }[age[2] as 'm' | 'h' | 'd'];
+  throw new UsageError(`--${name}: '${text}' is not a date (YYYY-MM-DD), a date and time ('YYYY-MM-DD HH:MM') or an age (7d, 12h)`);
+}
+
+function parseNow(text: string): number {
+  const seconds = /^@(\d+)$/.exec(text.trim());
+  const t = seconds ? Number(seconds[1]) : parseDateTime(text) ?? parseDay(text);
+  if (t === undefined) throw new UsageError(`--now: '${text}' is not a date and time ('YYYY-MM-DD HH:MM') or @SECONDS`);
+  return t;
+}

@@ -1,0 +1,116 @@
+// The history's settings file (JSON, documented in docs/history.md): price per GB and
+// currency, billing day, monthly quota, which interfaces are billed, and retention. Every
+// value is checked, and a bad one is named with the file in one line.
+
+import { readFileSync } from 'node:fs';
+import { NetmeterError } from '../errors.js';
+import { DEFAULT_RETENTION, type Retention } from './rollup.js';
+
+export class ConfigError extends NetmeterError {
+  override name = 'ConfigError';
+}
+
+/** Providers bill in decimal units: 1 GB = 10^9 bytes. */
+export const GB = 1e9;
+
+export interface HistoryConfig {
+  /** Where it was read from; undefined when no file was found (all defaults). */
+  path?: string;
+  currency: string;
+  pricePerGB?: number;
+  /** Day of the month a billing period starts (1-31; a shorter month's last day stands in). */
+  billingDay: number;
+  quotaGB?: number;
+  /** Interfaces whose kernel counters are billed; undefined: all but loopback. */
+  interfaces?: string[];
+  retention: Retention;
+}
+
+export const DEFAULT_CONFIG: HistoryConfig = { currency: '', billingDay: 1, retention: DEFAULT_RETENTION };
+
+const KEYS = ['currency', 'pricePerGB', 'billingDay', 'quotaGB', 'interfaces', 'retention'];
+const RETENTION_KEYS = ['minuteDays', 'hourDays', 'dayDays'];
+
+/** Reads `path`; when `required` is false a missing file means the defaults. */
+export function loadConfig(path: string, required: boolean): HistoryConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    if (code === 'ENOENT' && !required) return { ...DEFAULT_CONFIG };
+    throw new ConfigError(`cannot read the config file ${path} (${code})`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`config ${path} is not valid JSON (${(error as Error).message.replace(/\s+/g, ' ')})`);
+  }
+  return { ...parseConfig(value, `config ${path}`), path };
+}
+
+/** Checks a parsed config; `where` starts every error message. */
+export function parseConfig(value: unknown, where: string): HistoryConfig {
+  if (!isObject(value)) throw new ConfigError(`${where}: must be a JSON object like {"pricePerGB": 0.5, "currency": "EUR"}`);
+  for (const key of Object.keys(value)) {
+    if (!KEYS.includes(key)) throw new ConfigError(`${where}: unknown setting '${key}' (known: ${KEYS.join(', ')})`);
+  }
+  const config: HistoryConfig = { ...DEFAULT_CONFIG };
+  if (value.currency !== undefined) {
+    if (typeof value.currency !== 'string' || value.currency.length > 12) throw new ConfigError(`${where}: currency must be a short text like "EUR" or "$" (got ${show(value.currency)})`);
+    config.currency = value.currency;
+  }
+  if (value.pricePerGB !== undefined) config.pricePerGB = number(where, 'pricePerGB', value.pricePerGB, 0, false);
+  if (value.quotaGB !== undefined) {
+    config.quotaGB = number(where, 'quotaGB', value.quotaGB, 0, true);
+  }
+  if (value.billingDay !== undefined) {
+    const day = value.billingDay;
+    if (typeof day !== 'number' || !Number.isInteger(day) || day < 1 || day > 31) {
+      throw new ConfigError(`${where}: billingDay must be a whole number from 1 to 31 (got ${show(day)})`);
+    }
+    config.billingDay = day;
+  }
+  if (value.interfaces !== undefined) {
+    const list = value.interfaces;
+    if (!Array.isArray(list) || list.some((i) => typeof i !== 'string' || i === '')) {
+      throw new ConfigError(`${where}: interfaces must be a list of interface names like ["eth0", "wlan0"] (got ${show(list)})`);
+    }
+    config.interfaces = list as string[];
+  }
+  if (value.retention !== undefined) config.retention = parseRetention(value.retention, where);
+  return config;
+}
+
+function parseRetention(value: unknown, where: string): Retention {
+  if (!isObject(value)) throw new ConfigError(`${where}: retention must be an object like {"minuteDays": 7, "hourDays": 90, "dayDays": null}`);
+  for (const key of Object.keys(value)) {
+    if (!RETENTION_KEYS.includes(key)) throw new ConfigError(`${where}: unknown retention setting '${key}' (known: ${RETENTION_KEYS.join(', ')})`);
+  }
+  const days = (key: string, fallback: number) => (value[key] === undefined ? fallback : number(where, `retention.${key}`, value[key], 0, true) * 86400);
+  const minuteSeconds = days('minuteDays', DEFAULT_RETENTION.minuteSeconds);
+  const hourSeconds = days('hourDays', DEFAULT_RETENTION.hourSeconds);
+  const daySeconds = value.dayDays === undefined || value.dayDays === null ? null : number(where, 'retention.dayDays', value.dayDays, 0, true) * 86400;
+  // Rows only ever get coarser: a finer resolution kept longer than a coarser one would have
+  // nowhere to go.
+  if (hourSeconds < minuteSeconds) throw new ConfigError(`${where}: retention.hourDays must be at least retention.minuteDays`);
+  if (daySeconds !== null && daySeconds < hourSeconds) throw new ConfigError(`${where}: retention.dayDays must be at least retention.hourDays (or null: forever)`);
+  return { minuteSeconds, hourSeconds, daySeconds };
+}
+
+function number(where: string, key: string, value: unknown, min: number, strict: boolean): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || (strict ? value <= min : value < min)) {
+    throw new ConfigError(`${where}: ${key} must be a number ${strict ? 'above' : 'of at least'} ${min} (got ${show(value)})`);
+  }
+  return value;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function show(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 40 ? `${text.slice(0, 39)}…` : text;
+}

@@ -1,0 +1,90 @@
+// The history database's tables and the migrations that create them, one transaction per
+// step; PRAGMA user_version holds the step reached and application_id marks the file as
+// netmeter's.
+//
+// Traffic is stored at three resolutions with the same columns: every byte is in exactly
+// one of minute, hour or day rows (roll-up moves it, see rollup.ts), so a query sums the
+// three. `start` is the period's first second (Unix time); hours and days are local ones.
+
+import type Database from 'better-sqlite3';
+
+/** "nmtr": lets a reader tell a netmeter history from some other SQLite file. */
+export const APPLICATION_ID = 0x6e6d7472;
+
+export const RESOLUTIONS = ['minute', 'hour', 'day'] as const;
+export type Resolution = (typeof RESOLUTIONS)[number];
+
+const usageTable = (resolution: Resolution) => `
+  CREATE TABLE usage_${resolution} (
+    start            INTEGER NOT NULL,
+    series           INTEGER NOT NULL REFERENCES series(id),
+    sent_bytes       INTEGER NOT NULL,
+    received_bytes   INTEGER NOT NULL,
+    sent_packets     INTEGER NOT NULL,
+    received_packets INTEGER NOT NULL,
+    PRIMARY KEY (start, series)
+  ) WITHOUT ROWID;`;
+
+const kernelTable = (resolution: Resolution) => `
+  CREATE TABLE kernel_${resolution} (
+    start      INTEGER NOT NULL,
+    interface  TEXT NOT NULL,
+    rx_bytes   INTEGER NOT NULL,
+    tx_bytes   INTEGER NOT NULL,
+    rx_packets INTEGER NOT NULL,
+    tx_packets INTEGER NOT NULL,
+    PRIMARY KEY (start, interface)
+  ) WITHOUT ROWID;`;
+
+/** Step i brings the database from user_version i to i + 1. Never edit a shipped step; add one. */
+const MIGRATIONS: string[] = [
+  `
+  -- What traffic is counted by: application (name and executable), user, interface.
+  -- '' stands for "not known" so that UNIQUE treats unknowns as equal.
+  CREATE TABLE series (
+    id        INTEGER PRIMARY KEY,
+    app       TEXT NOT NULL,
+    exe       TEXT NOT NULL,
+    user      TEXT NOT NULL,
+    interface TEXT NOT NULL,
+    UNIQUE (app, exe, user, interface)
+  );
+  ${RESOLUTIONS.map(usageTable).join('\n')}
+  ${RESOLUTIONS.map(kernelTable).join('\n')}
+  -- The last raw kernel counters stored per interface and the boot they belong to, so a
+  -- daemon restarted in the same boot continues from them and loses nothing in between.
+  CREATE TABLE kernel_baseline (
+    interface  TEXT PRIMARY KEY,
+    boot_id    TEXT NOT NULL,
+    rx_bytes   INTEGER NOT NULL,
+    tx_bytes   INTEGER NOT NULL,
+    rx_packets INTEGER NOT NULL,
+    tx_packets INTEGER NOT NULL,
+    read_at    INTEGER NOT NULL
+  );
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export function schemaVersion(db: Database.Database): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+export function applicationId(db: Database.Database): number {
+  return db.pragma('application_id', { simple: true }) as number;
+}
+
+/** Brings a writable database up to SCHEMA_VERSION; returns the version it had. */
+export function migrate(db: Database.Database): number {
+  const from = schemaVersion(db);
+  for (let version = from; version < MIGRATIONS.length; version++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[version]!);
+      // PRAGMAs take no bound parameters; both values are integers we control.
+      db.pragma(`user_version = ${version + 1}`);
+      db.pragma(`application_id = ${APPLICATION_ID}`);
+    }).immediate();
+  }
+  return from;
+}

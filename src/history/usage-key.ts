@@ -1,0 +1,57 @@
+// What the history counts traffic by: an application (program name and executable path),
+// the user it ran as, and the interface — and the counts kept for each such key.
+
+import type { ProcessInfo } from '../attribute/types.js';
+
+/** Traffic no process was found for: DESIGN.md's "unknown", one application in the history. */
+export const UNKNOWN_APP = '(unknown)';
+
+export interface UsageKey {
+  /** Program name (/proc/PID/comm), or UNKNOWN_APP. */
+  app: string;
+  /** Executable path; '' when unreadable (another user's process without privilege, a kernel thread). */
+  exe: string;
+  /** User name, else the uid as text; '' when unknown. */
+  user: string;
+  interface: string;
+}
+
+export interface UsageCounts {
+  sentBytes: number;
+  receivedBytes: number;
+  sentPackets: number;
+  receivedPackets: number;
+}
+
+export type UsageTotal = UsageKey & UsageCounts;
+
+/** Cumulative totals per key that never go down while the source lives (a new source starts from zero). */
+export interface UsageSource {
+  totals(): Iterable<UsageTotal>;
+}
+
+export function usageKeyOf(owner: ProcessInfo | undefined, interfaceName: string): UsageKey {
+  if (!owner) return { app: UNKNOWN_APP, exe: '', user: '', interface: interfaceName };
+  const user = owner.user ?? (owner.uid === null ? '' : String(owner.uid));
+  return { app: owner.name, exe: owner.exe ?? '', user, interface: interfaceName };
+}
+
+/** One string per key, for maps. */
+export function usageKeyText(key: UsageKey): string {
+  return JSON.stringify([key.app, key.exe, key.user, key.interface]);
+}
+
+export function zeroCounts(): UsageCounts {
+  return { sentBytes: 0, receivedBytes: 0, sentPackets: 0, receivedPackets: 0 };
+}
+
+export function addCounts(into: UsageCounts, more: UsageCounts): void {
+  into.sentBytes += more.sentBytes;
+  into.receivedBytes += more.receivedBytes;
+  into.sentPackets += more.sentPackets;
+  into.receivedPackets += more.receivedPackets;
+}
+
+export function isZero(c: UsageCounts): boolean {
+  return c.sentBytes === 0 && c.receivedBytes === 0 && c.sentPackets === 0 && c.receivedPackets === 0;
+}
