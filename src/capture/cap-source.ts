@@ -522,6 +522,9 @@ function runCaptureProcess(config: ChildConfig): void {
   };
   // The parent ends our stdin to stop us, and it also ends if the parent dies.
   process.stdin.on('end', stop).on('error', stop).resume();
+  // Ctrl-C, `timeout` and `systemctl stop` signal the whole process group; only the
+  // parent decides when capture ends, so the packets in flight still reach it.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => undefined);
 }
 
 if (process.argv[2] === CHILD_FLAG && process.argv[1] === fileURLToPath(import.meta.url)) {
