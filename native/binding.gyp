@@ -3,10 +3,18 @@
   "targets": [
     {
       "target_name": "netmeter_native",
-      "sources": ["src/netmeter_native.c", "src/socket_owners.c"],
+      "sources": [
+        "src/netmeter_native.c",
+        "src/socket_owners.c",
+        "src/live_batch.c",
+        "src/live_capture.c",
+        "src/live_capture_napi.c"
+      ],
       # Plain C N-API at a fixed version keeps the addon ABI-stable across Node releases.
       "defines": ["NAPI_VERSION=8"],
-      "cflags": ["-Wall", "-Wextra", "-std=gnu11"]
+      "cflags": ["-Wall", "-Wextra", "-std=gnu11", "-pthread"],
+      # The live capture engine reads packets through libpcap (libpcap-dev to build).
+      "libraries": ["-lpcap", "-pthread"]
     }
   ]
 }

@@ -1,5 +1,6 @@
 // netmeter's N-API entry point: exposes the /proc socket-owner walk as a promise that
-// settles after the walk has run on a libuv worker thread, never on the event loop.
+// settles after the walk has run on a libuv worker thread, never on the event loop, and the
+// live capture engine (live_capture_napi.c).
 #include <node_api.h>
 
 #include <errno.h>
@@ -7,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "live_capture_napi.h"
 #include "socket_owners.h"
 
 typedef struct {
@@ -162,7 +164,7 @@ static napi_value init(napi_env env, napi_value exports) {
   CHECK(napi_create_function(env, "walkSocketOwners", NAPI_AUTO_LENGTH, walk_socket_owners,
                              NULL, &function));
   CHECK(napi_set_named_property(env, exports, "walkSocketOwners", function));
-  return exports;
+  return live_capture_register(env, exports);
 }
 
 NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
