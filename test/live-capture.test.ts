@@ -14,7 +14,9 @@ import {
 
 const skip = liveSkipReason(['tcpdump', 'tshark']);
 
-test('live capture on lo: per-process bytes and packets equal a tcpdump reference', { skip: skip ?? false, timeout: 60_000 }, async () => {
+// Both engines must account the same traffic the same way: cap is the reference for native.
+for (const engine of ['native', 'cap'] as const) {
+test(`live capture on lo (${engine} engine): per-process bytes and packets equal a tcpdump reference`, { skip: skip ?? false, timeout: 60_000 }, async () => {
   const group = new ProcGroup();
   const tmp = tempDir('live');
   try {
@@ -26,7 +28,7 @@ test('live capture on lo: per-process bytes and packets equal a tcpdump referenc
     const tcpdump = await startTcpdump(group, 'lo', pcap, filter);
     // --duration counts from the moment the capture is open; long enough for a slow machine
     // to start eight workloads, wait 1.5 s and move the data.
-    const netmeter = group.netmeter('netmeter', ['-i', 'lo', '--duration', '9s', '--json', '--filter', filter]);
+    const netmeter = group.netmeter('netmeter', ['-i', 'lo', '--duration', '9s', '--json', '--filter', filter, '--engine', engine]);
     await waitForPacketSocket(netmeter);
     await sleep(300); // the filter goes on right after the socket opens
 
@@ -79,3 +81,4 @@ test('live capture on lo: per-process bytes and packets equal a tcpdump referenc
     tmp.remove();
   }
 });
+}

@@ -17,7 +17,9 @@ import {
 const skip = liveSkipReason(['tshark']);
 const execFileP = promisify(execFile);
 
-test('record on lo, then replay: per-PID totals equal tshark on the recorded file', { skip: skip ?? false, timeout: 60_000 }, async () => {
+// Both engines must account the same traffic the same way: cap is the reference for native.
+for (const engine of ['native', 'cap'] as const) {
+test(`record on lo (${engine} engine), then replay: per-PID totals equal tshark on the recorded file`, { skip: skip ?? false, timeout: 60_000 }, async () => {
   const group = new ProcGroup();
   const tmp = tempDir('record');
   try {
@@ -26,7 +28,7 @@ test('record on lo, then replay: per-PID totals equal tshark on the recorded fil
     const file = path.join(tmp.dir, 'capture.pcapng');
     const goFile = path.join(tmp.dir, 'go');
 
-    const recorder = group.netmeter('netmeter record', ['record', '-i', 'lo', '-o', file, '--duration', '9s', '--filter', filter]);
+    const recorder = group.netmeter('netmeter record', ['record', '-i', 'lo', '-o', file, '--duration', '9s', '--filter', filter, '--engine', engine]);
     await waitForPacketSocket(recorder);
     await sleep(300); // the filter goes on right after the socket opens
     const workloads = await startLoopbackMix(group, ports, goFile);
@@ -76,3 +78,4 @@ test('record on lo, then replay: per-PID totals equal tshark on the recorded fil
     tmp.remove();
   }
 });
+}

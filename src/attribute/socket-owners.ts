@@ -1,11 +1,9 @@
 // Who holds which socket: walks PROC/PID/fd links into socket inode → owning pids, through
 // the project's N-API addon when it is built, else through a plain fs.promises walk.
 
-import { readFileSync } from 'node:fs';
 import { readdir, readlink } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { loadNativeAddon } from '../native-addon.js';
 
 /** Socket inode → pids holding it, ascending and unique (a forked child shares its parent's sockets). */
 export type SocketOwners = Map<number, number[]>;
@@ -97,28 +95,10 @@ export function nativeAddonError(): Error | undefined {
 function loadAddon(): NativeAddon | undefined {
   if (addonTried) return addon;
   addonTried = true;
-  try {
-    const root = packageRoot(dirname(fileURLToPath(import.meta.url)));
-    const require = createRequire(import.meta.url);
-    addon = require(join(root, 'native', 'build', 'Release', 'netmeter_native.node')) as NativeAddon;
-  } catch (error) {
-    addonError = error instanceof Error ? error : new Error(String(error));
-  }
+  const result = loadNativeAddon();
+  if ('error' in result) addonError = result.error;
+  else addon = result.addon as unknown as NativeAddon;
   return addon;
-}
-
-// Source runs from src/attribute/ and compiled code from dist/src/attribute/, so find the
-// package by its name rather than by a fixed number of "..".
-function packageRoot(start: string): string {
-  for (let dir = start; ; dir = dirname(dir)) {
-    try {
-      const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: unknown };
-      if (manifest.name === 'netmeter') return dir;
-    } catch {
-      // no manifest here, or not readable: keep climbing
-    }
-    if (dirname(dir) === dir) throw new Error(`no netmeter package.json above ${start}`);
-  }
 }
 
 function socketInode(target: string): number | undefined {

@@ -4,10 +4,7 @@
 // per call, with the wire length and kernel timestamp libpcap records. This module only
 // turns those batches into PacketBatch objects, merges devices and types the errors.
 
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { loadNativeAddon } from '../native-addon.js';
 import { CaptureDeviceError, interfaceExists, interfaceIsUp } from './capture-interfaces.js';
 import type { CaptureInterface, PacketBatch, PacketSource } from './packet-batch.js';
 import { PrivilegeError } from './privilege.js';
@@ -405,27 +402,9 @@ export class NativeLiveSource implements PacketSource {
 function loadAddon(): CaptureAddon | undefined {
   if (addonTried) return addon;
   addonTried = true;
-  try {
-    const root = packageRoot(dirname(fileURLToPath(import.meta.url)));
-    const loaded = createRequire(import.meta.url)(join(root, 'native', 'build', 'Release', 'netmeter_native.node')) as Partial<CaptureAddon>;
-    if (typeof loaded.LiveCapture !== 'function') throw new Error('the addon has no LiveCapture (built from older sources: run npm rebuild)');
-    addon = loaded as CaptureAddon;
-  } catch (error) {
-    addonError = error instanceof Error ? error : new Error(String(error));
-  }
+  const result = loadNativeAddon();
+  if ('error' in result) addonError = result.error;
+  else if (typeof result.addon.LiveCapture !== 'function') addonError = new Error('the addon has no LiveCapture (built from older sources: run npm rebuild)');
+  else addon = result.addon as unknown as CaptureAddon;
   return addon;
-}
-
-// Source runs from src/capture/ and compiled code from dist/src/capture/, so find the
-// package by its name rather than by a fixed number of "..".
-function packageRoot(start: string): string {
-  for (let dir = start; ; dir = dirname(dir)) {
-    try {
-      const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: unknown };
-      if (manifest.name === 'netmeter') return dir;
-    } catch {
-      // no manifest here, or not readable: keep climbing
-    }
-    if (dirname(dir) === dir) throw new Error(`no netmeter package.json above ${start}`);
-  }
 }

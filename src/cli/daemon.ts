@@ -16,7 +16,7 @@ import { defaultConfigPath, defaultDatabasePath } from '../history/paths.js';
 import { HistoryRecorder, type InterfaceReading } from '../history/recorder.js';
 import { rollUp } from '../history/rollup.js';
 import { startLiveCapture } from './live-capture.js';
-import { parseCidrList, parseDuration } from './options.js';
+import { parseCidrList, parseDuration, parseEngine } from './options.js';
 import type { CommandIo } from './replay.js';
 import { UsageError } from './usage-error.js';
 
@@ -34,6 +34,7 @@ netmeter report. Runs until SIGTERM or Ctrl-C, then writes what is left. See doc
   -i, --interface IF   capture on IF (repeatable; default: every interface that is up
                        and has an address)
   --filter BPF         capture filter, tcpdump syntax
+  --engine E           native (default when built) or cap: the capture engine
   --local CIDRS        more addresses to treat as this host's
   --db PATH            the database (default /var/lib/netmeter/netmeter.db as root,
                        else $XDG_STATE_HOME/netmeter/netmeter.db)
@@ -47,6 +48,7 @@ export async function runDaemon(argv: string[], io: CommandIo): Promise<number> 
     options: {
       interface: { type: 'string', short: 'i', multiple: true, default: [] },
       filter: { type: 'string' },
+      engine: { type: 'string' },
       local: { type: 'string' },
       db: { type: 'string' },
       config: { type: 'string' },
@@ -70,7 +72,7 @@ export async function runDaemon(argv: string[], io: CommandIo): Promise<number> 
   const db = openHistoryForWriting(path);
   let capture: Awaited<ReturnType<typeof startLiveCapture>>;
   try {
-    capture = await startLiveCapture({ interfaces: values.interface, localCidrs, ...(values.filter ? { filter: values.filter } : {}) });
+    capture = await startLiveCapture({ interfaces: values.interface, engine: parseEngine(values.engine), localCidrs, ...(values.filter ? { filter: values.filter } : {}) });
   } catch (error) {
     closeHistory(db);
     throw error;

@@ -8,12 +8,12 @@ import { createElement } from 'react';
 import { render } from 'ink';
 import { RateWindow } from '../account/rate-window.js';
 import { KernelCounterDelta, readKernelCounters } from '../capture/kernel-counters.js';
-import { startLiveCapture } from './live-capture.js';
+import { droppedPackets, startLiveCapture } from './live-capture.js';
 import { buildUsageReport, type UsageReport } from '../present/usage-report.js';
 import { renderUsageTable } from '../present/usage-table.js';
 import { LiveApp } from '../present/live/live-app.js';
 import { LiveFeedStore } from '../present/live/live-feed.js';
-import { parseCidrList, parseDuration, parsePositiveInteger, parseSortKey } from './options.js';
+import { parseCidrList, parseDuration, parsePositiveInteger, parseSortKey, parseEngine } from './options.js';
 import type { CommandIo } from './replay.js';
 import { UsageError } from './usage-error.js';
 
@@ -26,6 +26,7 @@ Shows, live, which programs use the network.
   -i, --interface IF   capture on IF (repeatable; default: every interface that is up
                        and has an address, loopback only when named: -i lo)
   --filter BPF         capture filter, tcpdump syntax
+  --engine E           native (default when built) or cap: the capture engine
   --interval D         refresh every D (default 1s)
   --once               print one report after one interval and exit
   --duration D         run for D (30s, 5m, 1h), then print the totals over the whole run
@@ -43,6 +44,7 @@ export async function runLive(argv: string[], io: CommandIo & { isTTY: boolean }
     options: {
       interface: { type: 'string', short: 'i', multiple: true, default: [] },
       filter: { type: 'string' },
+      engine: { type: 'string' },
       interval: { type: 'string' },
       once: { type: 'boolean', default: false },
       duration: { type: 'string' },
@@ -76,6 +78,7 @@ export async function runLive(argv: string[], io: CommandIo & { isTTY: boolean }
   };
   const { devices, meter, attribution, source } = await startLiveCapture({
     interfaces: values.interface,
+    engine: parseEngine(values.engine),
     localCidrs,
     onProcError: warn,
     ...(values.filter ? { filter: values.filter } : {}),
@@ -123,7 +126,10 @@ export async function runLive(argv: string[], io: CommandIo & { isTTY: boolean }
       entry.kernelRxRate = rates.rate(`k ${name} rx`, since.rxBytes);
       entry.kernelTxRate = rates.rate(`k ${name} tx`, since.txBytes);
     }
-    if (source.droppedPackets > 0) report.interfaces[0]!.droppedPackets = source.droppedPackets;
+    for (const [name, dropped] of droppedPackets(source, devices)) {
+      const entry = report.interfaces.find((i) => i.name === name);
+      if (entry && dropped > 0) entry.droppedPackets = dropped;
+    }
     report.durationSeconds = (now - startedAt) / 1000;
     return report;
   };

@@ -40,3 +40,9 @@ export function parseDuration(name: string, text: string | undefined): number | 
   if (!(seconds > 0)) throw new UsageError(`--${name}: must be more than zero`);
   return seconds;
 }
+
+export function parseEngine(text: string | undefined): 'native' | 'cap' | undefined {
+  if (text === undefined) return undefined;
+  if (text !== 'native' && text !== 'cap') throw new UsageError(`--engine: '${text}' is not one of native, cap`);
+  return text;
+}

@@ -8,7 +8,7 @@ import { serializeSocketSnapshot } from '../attribute/socket-snapshot.js';
 import type { SocketSnapshot } from '../attribute/types.js';
 import { buildUsageReport } from '../present/usage-report.js';
 import { renderUsageTable } from '../present/usage-table.js';
-import { parseCidrList, parseDuration } from './options.js';
+import { parseCidrList, parseDuration, parseEngine } from './options.js';
 import type { CommandIo } from './replay.js';
 import { startLiveCapture } from './live-capture.js';
 import { UsageError } from './usage-error.js';
@@ -20,6 +20,7 @@ Captures to a pcapng file that also holds which process owned each socket.
   -o, --output FILE    where to write (pcapng)
   -i, --interface IF   capture on IF (repeatable; default as for the live view)
   --filter BPF         capture filter, tcpdump syntax
+  --engine E           native (default when built) or cap: the capture engine
   --duration D         stop after D (30s, 5m); otherwise at Ctrl-C
   --local CIDRS        more addresses to treat as this host's
 `;
@@ -32,6 +33,7 @@ export async function runRecord(argv: string[], io: CommandIo): Promise<number> 
       output: { type: 'string', short: 'o' },
       interface: { type: 'string', short: 'i', multiple: true, default: [] },
       filter: { type: 'string' },
+      engine: { type: 'string' },
       duration: { type: 'string' },
       local: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -56,6 +58,7 @@ export async function runRecord(argv: string[], io: CommandIo): Promise<number> 
   };
   const { devices, meter, attribution, source } = await startLiveCapture({
     interfaces: values.interface,
+    engine: parseEngine(values.engine),
     localCidrs: values.local === undefined ? [] : parseCidrList(values.local),
     ...(values.filter ? { filter: values.filter } : {}),
     onSnapshot: embed,
