@@ -35,6 +35,7 @@ netmeter report. Runs until SIGTERM or Ctrl-C, then writes what is left. See doc
                        and has an address)
   --filter BPF         capture filter, tcpdump syntax
   --engine E           native (default when built) or cap: the capture engine
+  --promisc            put the interfaces in promiscuous mode (see other hosts' traffic)
   --local CIDRS        more addresses to treat as this host's
   --db PATH            the database (default /var/lib/netmeter/netmeter.db as root,
                        else $XDG_STATE_HOME/netmeter/netmeter.db)
@@ -49,6 +50,7 @@ export async function runDaemon(argv: string[], io: CommandIo): Promise<number> 
       interface: { type: 'string', short: 'i', multiple: true, default: [] },
       filter: { type: 'string' },
       engine: { type: 'string' },
+      promisc: { type: 'boolean', default: false },
       local: { type: 'string' },
       db: { type: 'string' },
       config: { type: 'string' },
@@ -72,7 +74,7 @@ export async function runDaemon(argv: string[], io: CommandIo): Promise<number> 
   const db = openHistoryForWriting(path);
   let capture: Awaited<ReturnType<typeof startLiveCapture>>;
   try {
-    capture = await startLiveCapture({ interfaces: values.interface, engine: parseEngine(values.engine), localCidrs, ...(values.filter ? { filter: values.filter } : {}) });
+    capture = await startLiveCapture({ interfaces: values.interface, engine: parseEngine(values.engine), promisc: values.promisc, localCidrs, ...(values.filter ? { filter: values.filter } : {}) });
   } catch (error) {
     closeHistory(db);
     throw error;

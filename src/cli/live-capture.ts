@@ -17,6 +17,8 @@ export interface LiveCaptureOptions {
   interfaces: string[];
   /** Default: native when the addon is built, else cap. */
   engine?: CaptureEngine;
+  /** Put the interfaces in promiscuous mode (native; cap always does). */
+  promisc?: boolean;
   filter?: string;
   localCidrs: Cidr[];
   /** Called after every re-read of /proc (after waiting records were credited). */
@@ -49,7 +51,7 @@ export async function startLiveCapture(options: LiveCaptureOptions): Promise<Liv
   await attribution.refresh();
   const engine = options.engine ?? (nativeCaptureAvailable() ? 'native' : 'cap');
   const filter = options.filter ? { filter: options.filter } : {};
-  const source = engine === 'native' ? await NativeLiveSource.open({ devices, ...filter }) : await CapLiveSource.open({ devices, ...filter });
+  const source = engine === 'native' ? await NativeLiveSource.open({ devices, ...filter, promisc: options.promisc ?? false }) : await CapLiveSource.open({ devices, ...filter });
   return { devices, meter, attribution, source };
 }
 

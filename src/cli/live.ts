@@ -27,6 +27,7 @@ Shows, live, which programs use the network.
                        and has an address, loopback only when named: -i lo)
   --filter BPF         capture filter, tcpdump syntax
   --engine E           native (default when built) or cap: the capture engine
+  --promisc            put the interfaces in promiscuous mode (see other hosts' traffic)
   --interval D         refresh every D (default 1s)
   --once               print one report after one interval and exit
   --duration D         run for D (30s, 5m, 1h), then print the totals over the whole run
@@ -45,6 +46,7 @@ export async function runLive(argv: string[], io: CommandIo & { isTTY: boolean }
       interface: { type: 'string', short: 'i', multiple: true, default: [] },
       filter: { type: 'string' },
       engine: { type: 'string' },
+      promisc: { type: 'boolean', default: false },
       interval: { type: 'string' },
       once: { type: 'boolean', default: false },
       duration: { type: 'string' },
@@ -79,6 +81,7 @@ export async function runLive(argv: string[], io: CommandIo & { isTTY: boolean }
   const { devices, meter, attribution, source } = await startLiveCapture({
     interfaces: values.interface,
     engine: parseEngine(values.engine),
+    promisc: values.promisc,
     localCidrs,
     onProcError: warn,
     ...(values.filter ? { filter: values.filter } : {}),

@@ -21,6 +21,7 @@ Captures to a pcapng file that also holds which process owned each socket.
   -i, --interface IF   capture on IF (repeatable; default as for the live view)
   --filter BPF         capture filter, tcpdump syntax
   --engine E           native (default when built) or cap: the capture engine
+  --promisc            put the interfaces in promiscuous mode (see other hosts' traffic)
   --duration D         stop after D (30s, 5m); otherwise at Ctrl-C
   --local CIDRS        more addresses to treat as this host's
 `;
@@ -34,6 +35,7 @@ export async function runRecord(argv: string[], io: CommandIo): Promise<number> 
       interface: { type: 'string', short: 'i', multiple: true, default: [] },
       filter: { type: 'string' },
       engine: { type: 'string' },
+      promisc: { type: 'boolean', default: false },
       duration: { type: 'string' },
       local: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -59,6 +61,7 @@ export async function runRecord(argv: string[], io: CommandIo): Promise<number> 
   const { devices, meter, attribution, source } = await startLiveCapture({
     interfaces: values.interface,
     engine: parseEngine(values.engine),
+    promisc: values.promisc,
     localCidrs: values.local === undefined ? [] : parseCidrList(values.local),
     ...(values.filter ? { filter: values.filter } : {}),
     onSnapshot: embed,
