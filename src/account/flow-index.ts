@@ -55,10 +55,8 @@ export class FlowIndex<V> {
       }
       k[9] = (p.destinationPort << 16) | p.sourcePort;
     }
-    let h = 0x811c9dc5;
-    for (let w = 0; w < WORDS; w++) h = Math.imul(h ^ k[w]!, 0x01000193) ^ (h >>> 15);
-    this.probeHash = h;
-    const slot = this.find(k, h);
+    this.probeHash = hashKey(k);
+    const slot = this.find(k, this.probeHash);
     return this.keys[slot * WORDS] === EMPTY ? undefined : this.values[slot];
   }
 
@@ -103,9 +101,7 @@ export class FlowIndex<V> {
       const value = oldValues[slot];
       if (value === undefined || !keep(value)) continue;
       key.set(oldKeys.subarray(slot * WORDS, slot * WORDS + WORDS));
-      let h = 0x811c9dc5;
-      for (let w = 0; w < WORDS; w++) h = Math.imul(h ^ key[w]!, 0x01000193) ^ (h >>> 15);
-      const target = this.find(key, h);
+      const target = this.find(key, hashKey(key));
       this.keys.set(key, target * WORDS);
       this.values[target] = value;
       this.used++;
@@ -124,4 +120,19 @@ export class FlowIndex<V> {
       if (w === WORDS) return slot;
     }
   }
+}
+
+/**
+ * Mixes the key words into a slot hash. The final avalanche (murmur3's fmix32) matters: a
+ * multiply moves a word's high bits only upward, so without it flows that differ only in
+ * a port (the high half of the last word) shared their low bits, and so their slots.
+ */
+function hashKey(key: Int32Array): number {
+  let h = 0x811c9dc5;
+  for (let w = 0; w < WORDS; w++) h = Math.imul(h ^ key[w]!, 0x01000193) ^ (h >>> 15);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
 }

@@ -119,7 +119,8 @@ export class LiveAttribution implements Attribution {
         this.recheckingAfterRead = false;
       }
     } catch (error) {
-      this.options.onError?.(error);
+      // A read cut short by close() is no failure worth a word.
+      if (!this.closed) this.options.onError?.(error);
     }
   }
 }

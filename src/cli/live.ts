@@ -156,12 +156,22 @@ export async function runLive(argv: string[], io: CommandIo & { isTTY: boolean }
   if (interactive) {
     ink = render(createElement(LiveApp, { feed, onQuit: stop, initialState: { sort: sort === 'sent' ? 'upload' : sort === 'received' ? 'download' : 'total' } }), { exitOnCtrlC: false });
   }
+  // Reports every interval only when someone sees them: with --json/--duration alone only
+  // the last one is printed, and building one for 100,000 connections each second costs
+  // hundreds of megabytes of garbage. The kernel counters are still read every interval,
+  // so a counter reset in between is seen.
+  const perInterval = interactive || values.jsonl || (!values.json && durationSeconds === undefined);
   const timer = setInterval(() => {
+    void attribution.refresh();
+    if (!perInterval) {
+      meter.retireIdle(Date.now() / 1000 - IDLE_CONNECTION_SECONDS);
+      for (const name of devices) void readKernelCounters(name).then((reading) => reading && kernel.get(name)!.update(reading));
+      return;
+    }
     void tick().then((report) => {
-      void attribution.refresh();
       if (ink) feed.publish({ report, elapsedSeconds: report.durationSeconds, intervalSeconds });
       else if (values.jsonl) io.stdout.write(`${JSON.stringify(report)}\n`);
-      else if (!values.json && durationSeconds === undefined) io.stdout.write(`${renderUsageTable(report, { sort, ...(top ? { top } : {}) })}\n`);
+      else io.stdout.write(`${renderUsageTable(report, { sort, ...(top ? { top } : {}) })}\n`);
     });
   }, intervalSeconds * 1000);
 
