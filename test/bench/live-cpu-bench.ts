@@ -23,7 +23,8 @@
 // Runs are interleaved (rep 1: every rate × tool, rep 2: ...) and the median is reported.
 //
 // Usage: npm run build && node dist/test/bench/live-cpu-bench.js [--rates 100000,300000,max]
-//        [--runs 3] [--window 10] [--startup 2] [--settle 1] [--tools netmeter,nethogs,tcpdump]
+//        [--runs 3] [--window 10] [--startup 2] [--settle 1]
+//        [--tools netmeter-native,netmeter-cap,nethogs,tcpdump] (netmeter = the default engine)
 //        [--pps-multi M] [--unowned] [--json FILE]
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -308,12 +309,15 @@ interface Tool {
 const BASELINE = '(no capture: traffic only)';
 const tools: Tool[] = [{ name: BASELINE, counts: () => ({}) }];
 for (const name of toolNames) {
-  if (name === 'netmeter') {
+  // netmeter once per capture engine: "netmeter" is the default engine, "netmeter-cap" and
+  // "netmeter-native" name one.
+  if (name === 'netmeter' || name === 'netmeter-native' || name === 'netmeter-cap') {
+    const engine = name === 'netmeter' ? [] : ['--engine', name.slice('netmeter-'.length)];
     tools.push({
-      name: `netmeter -i IF --json`,
+      name: `netmeter -i IF --json${engine.length ? ` ${engine.join(' ')}` : ''}`,
       // --duration is an upper bound: the bench stops it with SIGINT, after which it prints
       // the totals over the whole run.
-      command: [process.execPath, cli, '-i', ifRx, '--duration', '600s', '--json'],
+      command: [process.execPath, cli, '-i', ifRx, '--duration', '600s', '--json', ...engine],
       counts(stdout) {
         const start = stdout.indexOf('{');
         if (start < 0) return { note: 'no JSON output' };
@@ -348,7 +352,7 @@ for (const name of toolNames) {
       },
     });
   } else {
-    throw new Error(`unknown tool '${name}' (netmeter, nethogs, tcpdump)`);
+    throw new Error(`unknown tool '${name}' (netmeter, netmeter-native, netmeter-cap, nethogs, tcpdump)`);
   }
 }
 
