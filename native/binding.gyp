@@ -8,7 +8,9 @@
         "src/socket_owners.c",
         "src/live_batch.c",
         "src/live_capture.c",
-        "src/live_capture_napi.c"
+        "src/live_capture_napi.c",
+        "src/socket_events.c",
+        "src/socket_events_napi.c"
       ],
       # Plain C N-API at a fixed version keeps the addon ABI-stable across Node releases.
       "defines": ["NAPI_VERSION=8"],

@@ -1,6 +1,6 @@
 // netmeter's N-API entry point: exposes the /proc socket-owner walk as a promise that
 // settles after the walk has run on a libuv worker thread, never on the event loop, and the
-// live capture engine (live_capture_napi.c).
+// live capture engine (live_capture_napi.c) and the kernel socket events (socket_events_napi.c).
 #include <node_api.h>
 
 #include <errno.h>
@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "live_capture_napi.h"
+#include "socket_events_napi.h"
 #include "socket_owners.h"
 
 typedef struct {
@@ -164,7 +165,8 @@ static napi_value init(napi_env env, napi_value exports) {
   CHECK(napi_create_function(env, "walkSocketOwners", NAPI_AUTO_LENGTH, walk_socket_owners,
                              NULL, &function));
   CHECK(napi_set_named_property(env, exports, "walkSocketOwners", function));
-  return live_capture_register(env, exports);
+  if (live_capture_register(env, exports) == NULL) return NULL;
+  return socket_events_register(env, exports);
 }
 
 NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -2,10 +2,12 @@
 // sooner, whenever a packet arrives for a socket no snapshot knows (a connection younger
 // than the last read). Re-reads are debounced, never overlap, and run on a worker thread
 // (snapshot-worker.ts), off the packet path; the caller credits the waiting records once a
-// read finishes.
+// read finishes. TCP connections this host makes are also learned from the kernel as they
+// connect (connect-owners.ts), which finds the owners of those too short-lived for /proc.
 
 import type { Attribution } from '../account/attribution.js';
 import type { Cidr } from '../decode/address.js';
+import { ConnectOwners } from './connect-owners.js';
 import { ProcFs } from './proc/proc-fs.js';
 import { SnapshotWorker } from './snapshot-worker.js';
 import { SocketResolver } from './socket-resolver.js';
@@ -21,7 +23,14 @@ export interface LiveAttributionOptions {
   /** Called when a re-read fails (a /proc file unreadable); the last good snapshot stays. */
   onError?: (error: unknown) => void;
   takeSnapshot?: (procFs: ProcFs) => Promise<SocketSnapshot>;
+  /** Learn the owners of outgoing TCP connections from the kernel (eBPF) as they connect. Default true. */
+  connectEvents?: boolean;
+  /** Called when the kernel named the owners of connections asked about before, e.g. to credit waiting records. */
+  onOwnersFound?: () => void;
 }
+
+/** How often the kernel's connect events are taken when no packet asks first. */
+const CONNECT_EVENTS_MS = 10;
 
 export class LiveAttribution implements Attribution {
   private readonly procFs: ProcFs;
@@ -36,6 +45,10 @@ export class LiveAttribution implements Attribution {
   private lastRefreshAt = 0;
   private timer: NodeJS.Timeout | undefined;
   private latest: SocketSnapshot | undefined;
+  private readonly connects: ConnectOwners | undefined;
+  private connectTimer: NodeJS.Timeout | undefined;
+  /** Why the kernel's connect events are not used, when they are not (for --debug and the help screen). */
+  readonly connectEventsUnavailable: string | undefined;
   /** Re-reads prompted by unknown sockets, for the status line and tests. */
   promptedRefreshes = 0;
 
@@ -47,6 +60,18 @@ export class LiveAttribution implements Attribution {
       { version: 1, takenAt: 0, localAddresses: [], sockets: [], owners: [], processes: [] },
       { localCidrs: options.localCidrs ?? [] },
     );
+    const connects =
+      options.connectEvents === false
+        ? { unavailable: 'turned off' }
+        : ConnectOwners.open({ readProcess: (pid) => this.procFs.readProcess(pid), onFound: () => this.options.onOwnersFound?.() });
+    if (connects instanceof ConnectOwners) {
+      this.connects = connects;
+      // Taken often so the process is read while it lives and the kernel's ring never fills.
+      this.connectTimer = setInterval(() => connects.drain(), CONNECT_EVENTS_MS);
+      this.connectTimer.unref();
+    } else {
+      this.connectEventsUnavailable = connects.unavailable;
+    }
   }
 
   /** The most recent snapshot (what `record` embeds), once one was read. */
@@ -59,6 +84,14 @@ export class LiveAttribution implements Attribution {
   }
 
   owner(protocol: Protocol, localAddress: string, localPort: number, remoteAddress: string, remotePort: number): ProcessInfo | undefined {
+    // A connection this host made: /proc's socket if it was read, else the kernel's word,
+    // before the listener on the port (which stands in for accepted connections).
+    if (protocol === 'tcp' && this.connects) {
+      const connected =
+        this.resolver.tcpConnectionOwner(localAddress, localPort, remoteAddress, remotePort) ??
+        this.connects.owner(localAddress, localPort, remoteAddress, remotePort);
+      if (connected) return connected;
+    }
     const found = this.resolver.resolve(protocol, localAddress, localPort, remoteAddress, remotePort);
     // A miss while the records are re-checked after a read is no news: that read was the
     // fresh look. Asking again there would re-read /proc ten times a second for as long as
@@ -101,6 +134,8 @@ export class LiveAttribution implements Attribution {
   close(): void {
     this.closed = true;
     void this.worker.close();
+    clearInterval(this.connectTimer);
+    this.connects?.close();
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
   }

@@ -134,6 +134,11 @@ export class SocketResolver {
     return slot?.owner;
   }
 
+  /** The owner of the TCP socket with exactly this 4-tuple, without falling back to a listener. */
+  tcpConnectionOwner(localAddress: string, localPort: number, remoteAddress: string, remotePort: number): ProcessInfo | undefined {
+    return this.tcp.get(unmapped(localAddress), localPort, unmapped(remoteAddress), remotePort)?.owner;
+  }
+
   /**
    * Whether an address is this host's: one of the snapshot's interface addresses, the
    * non-wildcard local address of any of its sockets, or inside a CIDR given at construction.

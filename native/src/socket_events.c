@@ -1,0 +1,193 @@
+// Kernel socket events: a tiny eBPF program on the sock:inet_sock_set_state tracepoint
+// copies each TCP state change that matters for ownership (into and out of SYN_SENT) into a
+// BPF ring buffer, with the pid, uid and command of the task that caused it. A connect() enters
+// SYN_SENT in the calling process, so that event names the connection's owner even when the
+// connection is gone before /proc can be read again.
+//
+// No libbpf: the program is a few dozen instructions, loaded with the bpf() system call and
+// attached through perf_event_open; the ring buffer is read in place through mmap.
+#include "socket_events.h"
+
+#include <errno.h>
+#include <linux/bpf.h>
+#include <linux/perf_event.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define TCP_SYN_SENT 2
+#define RING_BYTES (1u << 20) /* ~10,000 events: seconds of connects between two reads */
+
+/* The tracepoint record's bytes [COPY_FROM, COPY_TO) go to user space verbatim; the first 8
+ * bytes (the common fields) are not readable from a tracepoint program. */
+#define COPY_FROM 8
+#define STACK_EVENT (-(int)SOCKET_EVENT_SIZE)
+
+struct socket_events {
+  int map_fd;
+  int prog_fd;
+  int perf_fd;
+  size_t page_size;
+  unsigned long *consumer_pos; /* the page we write our position to */
+  void *producer;              /* producer page, then the data area mapped twice */
+};
+
+/* The instruction encodings of linux/filter.h, which is not a uapi header. */
+#define INSN(code, dst, src, off, imm) ((struct bpf_insn){code, dst, src, off, imm})
+#define MOV64_REG(dst, src) INSN(BPF_ALU64 | BPF_MOV | BPF_X, dst, src, 0, 0)
+#define MOV64_IMM(dst, imm) INSN(BPF_ALU64 | BPF_MOV | BPF_K, dst, 0, 0, imm)
+#define ADD64_IMM(dst, imm) INSN(BPF_ALU64 | BPF_ADD | BPF_K, dst, 0, 0, imm)
+#define LDX(size, dst, src, off) INSN(BPF_LDX | BPF_MEM | (size), dst, src, off, 0)
+#define STX(size, dst, src, off) INSN(BPF_STX | BPF_MEM | (size), dst, src, off, 0)
+#define JEQ_IMM(dst, imm, off) INSN(BPF_JMP | BPF_JEQ | BPF_K, dst, 0, off, imm)
+#define JA(off) INSN(BPF_JMP | BPF_JA, 0, 0, off, 0)
+#define CALL(helper) INSN(BPF_JMP | BPF_CALL, 0, 0, 0, helper)
+#define EXIT() INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
+/* A 64-bit immediate takes two slots; the pseudo source asks the kernel to put the map there. */
+#define LD_MAP_FD(dst, fd) INSN(BPF_LD | BPF_DW | BPF_IMM, dst, BPF_PSEUDO_MAP_FD, 0, fd)
+
+static long bpf(int cmd, union bpf_attr *attr) {
+  return syscall(__NR_bpf, cmd, attr, sizeof *attr);
+}
+
+/* The program, for a record with the states at old_at/new_at (from the tracepoint's format):
+ *   if (newstate != SYN_SENT && oldstate != SYN_SENT) return 0;
+ *   event = record[8..72) ++ pid_tgid ++ uid_gid ++ comm;  bpf_ringbuf_output(ring, event)
+ * The event is built on the stack (r10 is the frame pointer). */
+static size_t build_program(struct bpf_insn *p, int map_fd, int old_at, int new_at) {
+  size_t n = 0;
+  p[n++] = MOV64_REG(BPF_REG_6, BPF_REG_1);
+  p[n++] = LDX(BPF_W, BPF_REG_2, BPF_REG_6, old_at);
+  p[n++] = LDX(BPF_W, BPF_REG_3, BPF_REG_6, new_at);
+  p[n++] = JEQ_IMM(BPF_REG_3, TCP_SYN_SENT, 2);
+  p[n++] = JEQ_IMM(BPF_REG_2, TCP_SYN_SENT, 1);
+  size_t skip = n++; /* JA to the exit, patched below */
+  for (int at = 0; at < SOCKET_EVENT_RECORD_BYTES; at += 8) {
+    p[n++] = LDX(BPF_DW, BPF_REG_1, BPF_REG_6, COPY_FROM + at);
+    p[n++] = STX(BPF_DW, BPF_REG_10, BPF_REG_1, STACK_EVENT + at);
+  }
+  p[n++] = CALL(BPF_FUNC_get_current_pid_tgid);
+  p[n++] = STX(BPF_DW, BPF_REG_10, BPF_REG_0, STACK_EVENT + SOCKET_EVENT_PID_AT);
+  p[n++] = CALL(BPF_FUNC_get_current_uid_gid);
+  p[n++] = STX(BPF_DW, BPF_REG_10, BPF_REG_0, STACK_EVENT + SOCKET_EVENT_UID_AT);
+  p[n++] = MOV64_REG(BPF_REG_1, BPF_REG_10);
+  p[n++] = ADD64_IMM(BPF_REG_1, STACK_EVENT + SOCKET_EVENT_COMM_AT);
+  p[n++] = MOV64_IMM(BPF_REG_2, 16);
+  p[n++] = CALL(BPF_FUNC_get_current_comm);
+  p[n++] = LD_MAP_FD(BPF_REG_1, map_fd);
+  p[n++] = INSN(0, 0, 0, 0, 0);
+  p[n++] = MOV64_REG(BPF_REG_2, BPF_REG_10);
+  p[n++] = ADD64_IMM(BPF_REG_2, STACK_EVENT);
+  p[n++] = MOV64_IMM(BPF_REG_3, SOCKET_EVENT_SIZE);
+  p[n++] = MOV64_IMM(BPF_REG_4, 0);
+  p[n++] = CALL(BPF_FUNC_ringbuf_output);
+  p[skip] = JA((short)(n - skip - 1));
+  p[n++] = MOV64_IMM(BPF_REG_0, 0);
+  p[n++] = EXIT();
+  return n;
+}
+
+void socket_events_close(socket_events *e) {
+  if (e == NULL) return;
+  if (e->perf_fd >= 0) close(e->perf_fd); /* detaches the program */
+  if (e->producer != NULL) munmap(e->producer, e->page_size + 2 * (size_t)RING_BYTES);
+  if (e->consumer_pos != NULL) munmap(e->consumer_pos, e->page_size);
+  if (e->prog_fd >= 0) close(e->prog_fd);
+  if (e->map_fd >= 0) close(e->map_fd);
+  free(e);
+}
+
+static socket_events *fail(socket_events *e, const char *what, const char **action) {
+  int error = errno;
+  socket_events_close(e);
+  *action = what;
+  errno = error;
+  return NULL;
+}
+
+socket_events *socket_events_open(int tracepoint_id, int old_at, int new_at, char *log,
+                                  size_t log_size, const char **action) {
+  socket_events *e = calloc(1, sizeof *e);
+  if (e == NULL) return fail(NULL, "allocate the socket event reader", action);
+  e->map_fd = e->prog_fd = e->perf_fd = -1;
+  e->page_size = (size_t)sysconf(_SC_PAGESIZE);
+
+  union bpf_attr attr;
+  memset(&attr, 0, sizeof attr);
+  attr.map_type = BPF_MAP_TYPE_RINGBUF;
+  attr.max_entries = RING_BYTES;
+  e->map_fd = (int)bpf(BPF_MAP_CREATE, &attr);
+  if (e->map_fd < 0) return fail(e, "create a BPF ring buffer", action);
+
+  struct bpf_insn program[64];
+  size_t count = build_program(program, e->map_fd, old_at, new_at);
+  memset(&attr, 0, sizeof attr);
+  attr.prog_type = BPF_PROG_TYPE_TRACEPOINT;
+  attr.insns = (unsigned long)program;
+  attr.insn_cnt = (unsigned)count;
+  attr.license = (unsigned long)"Dual MIT/GPL";
+  if (log != NULL && log_size > 0) {
+    log[0] = '\0';
+    attr.log_buf = (unsigned long)log;
+    attr.log_size = (unsigned)log_size;
+    attr.log_level = 1;
+  }
+  e->prog_fd = (int)bpf(BPF_PROG_LOAD, &attr);
+  if (e->prog_fd < 0 && log != NULL && errno == ENOSPC) {
+    /* The log did not fit; load without one rather than fail on it. */
+    attr.log_buf = 0;
+    attr.log_size = 0;
+    attr.log_level = 0;
+    e->prog_fd = (int)bpf(BPF_PROG_LOAD, &attr);
+  }
+  if (e->prog_fd < 0) return fail(e, "load the BPF program", action);
+
+  struct perf_event_attr pattr;
+  memset(&pattr, 0, sizeof pattr);
+  pattr.type = PERF_TYPE_TRACEPOINT;
+  pattr.size = sizeof pattr;
+  pattr.config = (unsigned long long)tracepoint_id;
+  pattr.sample_period = 1;
+  pattr.wakeup_events = 1;
+  /* Any CPU: a program attached to a tracepoint runs wherever the tracepoint fires. */
+  e->perf_fd = (int)syscall(__NR_perf_event_open, &pattr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
+  if (e->perf_fd < 0) return fail(e, "open the tracepoint sock:inet_sock_set_state", action);
+  if (ioctl(e->perf_fd, PERF_EVENT_IOC_SET_BPF, e->prog_fd) < 0) return fail(e, "attach the BPF program", action);
+  if (ioctl(e->perf_fd, PERF_EVENT_IOC_ENABLE, 0) < 0) return fail(e, "enable the tracepoint", action);
+
+  /* The ring: our consumer position (writable), then the producer's position and the data,
+   * whose pages the kernel maps twice in a row so a record that wraps reads contiguously. */
+  void *consumer = mmap(NULL, e->page_size, PROT_READ | PROT_WRITE, MAP_SHARED, e->map_fd, 0);
+  if (consumer == MAP_FAILED) return fail(e, "map the BPF ring buffer", action);
+  e->consumer_pos = consumer;
+  void *producer = mmap(NULL, e->page_size + 2 * (size_t)RING_BYTES, PROT_READ, MAP_SHARED,
+                        e->map_fd, (off_t)e->page_size);
+  if (producer == MAP_FAILED) return fail(e, "map the BPF ring buffer", action);
+  e->producer = producer;
+  return e;
+}
+
+size_t socket_events_read(socket_events *e, unsigned char *out, size_t capacity) {
+  const unsigned long *producer_pos = e->producer;
+  const unsigned char *data = (const unsigned char *)e->producer + e->page_size;
+  unsigned long consumer = *e->consumer_pos;
+  unsigned long producer = __atomic_load_n(producer_pos, __ATOMIC_ACQUIRE);
+  size_t used = 0;
+  while (consumer < producer) {
+    const unsigned char *header = data + (consumer & (RING_BYTES - 1));
+    unsigned int length = __atomic_load_n((const unsigned int *)header, __ATOMIC_ACQUIRE);
+    if (length & BPF_RINGBUF_BUSY_BIT) break; /* still being written */
+    unsigned int body = length & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
+    if (!(length & BPF_RINGBUF_DISCARD_BIT) && body == SOCKET_EVENT_SIZE) {
+      if (used + body > capacity) break; /* the rest waits for the next read */
+      memcpy(out + used, header + BPF_RINGBUF_HDR_SZ, body);
+      used += body;
+    }
+    consumer += (BPF_RINGBUF_HDR_SZ + body + 7) & ~7ul;
+    __atomic_store_n(e->consumer_pos, consumer, __ATOMIC_RELEASE);
+  }
+  return used;
+}

@@ -1,0 +1,189 @@
+// The SocketEvents class JavaScript sees: new SocketEvents(tracepointId, oldStateAt,
+// newStateAt) loads and attaches the eBPF program (throws with the errno's name as code when
+// the kernel refuses), read() returns the waiting events as one Buffer (or null), close()
+// detaches. Also mountTracefs(dir), for systems that have not mounted tracefs, and
+// socketEventLayout, where each event holds what.
+#include <node_api.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+
+#include "socket_events.h"
+#include "socket_events_napi.h"
+
+#define READ_CAPACITY (SOCKET_EVENT_SIZE * 4096)
+#define VERIFIER_LOG_BYTES 16384
+
+#define CHECK(call) \
+  do { \
+    if ((call) != napi_ok) return NULL; \
+  } while (0)
+
+typedef struct {
+  socket_events *events;
+  unsigned char *buffer;
+} binding;
+
+static const char *errno_name(int error) {
+  switch (error) {
+    case EPERM: return "EPERM";
+    case EACCES: return "EACCES";
+    case ENOENT: return "ENOENT";
+    case EINVAL: return "EINVAL";
+    case ENOSYS: return "ENOSYS";
+    case ENOMEM: return "ENOMEM";
+    case EBUSY: return "EBUSY";
+    case ENODEV: return "ENODEV";
+    default: return NULL;
+  }
+}
+
+/* "cannot ACTION: REASON" with code = errno's name. */
+static void throw_errno(napi_env env, const char *action, int error) {
+  char text[256];
+  snprintf(text, sizeof text, "cannot %s: %s", action, strerror(error));
+  napi_throw_error(env, errno_name(error), text);
+}
+
+static void release_binding(binding *b) {
+  if (b == NULL) return;
+  socket_events_close(b->events);
+  free(b->buffer);
+  free(b);
+}
+
+static void on_finalized(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  release_binding(data);
+}
+
+static napi_value construct(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], self;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, &self, NULL));
+  int32_t numbers[3] = {0, 0, 0};
+  for (size_t i = 0; i < 3; i++) {
+    if (i >= argc || napi_get_value_int32(env, argv[i], &numbers[i]) != napi_ok) {
+      napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE",
+                            "SocketEvents(tracepointId, oldStateAt, newStateAt): three integers");
+      return NULL;
+    }
+  }
+  binding *b = calloc(1, sizeof *b);
+  char *log = malloc(VERIFIER_LOG_BYTES);
+  if (b == NULL || log == NULL || (b->buffer = malloc(READ_CAPACITY)) == NULL) {
+    free(log);
+    release_binding(b);
+    napi_throw_error(env, "ENOMEM", "cannot allocate the socket event reader");
+    return NULL;
+  }
+  const char *action = NULL;
+  b->events = socket_events_open(numbers[0], numbers[1], numbers[2], log, VERIFIER_LOG_BYTES, &action);
+  if (b->events == NULL) {
+    int error = errno;
+    release_binding(b);
+    throw_errno(env, action, error);
+    /* The verifier's reasons, for --debug: attach them to the pending error. */
+    napi_value exception, text;
+    if (log[0] != '\0' && napi_get_and_clear_last_exception(env, &exception) == napi_ok) {
+      if (napi_create_string_utf8(env, log, NAPI_AUTO_LENGTH, &text) == napi_ok)
+        napi_set_named_property(env, exception, "verifierLog", text);
+      napi_throw(env, exception);
+    }
+    free(log);
+    return NULL;
+  }
+  free(log);
+  if (napi_wrap(env, self, b, on_finalized, NULL, NULL) != napi_ok) {
+    release_binding(b);
+    napi_throw_error(env, NULL, "cannot wrap the socket event reader");
+    return NULL;
+  }
+  return self;
+}
+
+static binding *unwrap(napi_env env, napi_callback_info info) {
+  napi_value self;
+  void *data = NULL;
+  if (napi_get_cb_info(env, info, NULL, NULL, &self, NULL) != napi_ok) return NULL;
+  if (napi_unwrap(env, self, &data) != napi_ok || data == NULL) {
+    napi_throw_type_error(env, NULL, "not a SocketEvents");
+    return NULL;
+  }
+  return data;
+}
+
+/* read(): a Buffer of whole events (SOCKET_EVENT_SIZE bytes each), or null when none wait
+ * or after close(). */
+static napi_value read_events(napi_env env, napi_callback_info info) {
+  binding *b = unwrap(env, info);
+  if (b == NULL) return NULL;
+  napi_value result;
+  size_t used = b->events == NULL ? 0 : socket_events_read(b->events, b->buffer, READ_CAPACITY);
+  if (used == 0) {
+    CHECK(napi_get_null(env, &result));
+    return result;
+  }
+  CHECK(napi_create_buffer_copy(env, used, b->buffer, NULL, &result));
+  return result;
+}
+
+static napi_value close_events(napi_env env, napi_callback_info info) {
+  binding *b = unwrap(env, info);
+  if (b == NULL) return NULL;
+  socket_events_close(b->events);
+  b->events = NULL;
+  napi_value undefined;
+  CHECK(napi_get_undefined(env, &undefined));
+  return undefined;
+}
+
+/* mountTracefs(dir): mounts the tracing file system there (root only). */
+static napi_value mount_tracefs(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], undefined;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char dir[256];
+  size_t length = 0;
+  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], dir, sizeof dir, &length) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "mountTracefs(dir): dir must be a string");
+    return NULL;
+  }
+  if (mount("tracefs", dir, "tracefs", 0, NULL) != 0) {
+    throw_errno(env, "mount tracefs", errno);
+    return NULL;
+  }
+  CHECK(napi_get_undefined(env, &undefined));
+  return undefined;
+}
+
+napi_value socket_events_register(napi_env env, napi_value exports) {
+  napi_property_descriptor methods[] = {
+      {"read", NULL, read_events, NULL, NULL, NULL, napi_default, NULL},
+      {"close", NULL, close_events, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_value klass, mount_function;
+  CHECK(napi_define_class(env, "SocketEvents", NAPI_AUTO_LENGTH, construct, NULL,
+                          sizeof methods / sizeof methods[0], methods, &klass));
+  CHECK(napi_set_named_property(env, exports, "SocketEvents", klass));
+  /* Where read()'s events hold what, so JavaScript does not repeat socket_events.h. */
+  napi_value layout, number;
+  const struct { const char *name; int value; } fields[] = {
+      {"size", SOCKET_EVENT_SIZE},       {"recordFrom", 8},
+      {"recordBytes", SOCKET_EVENT_RECORD_BYTES}, {"pidAt", SOCKET_EVENT_PID_AT},
+      {"uidAt", SOCKET_EVENT_UID_AT},     {"commAt", SOCKET_EVENT_COMM_AT},
+  };
+  CHECK(napi_create_object(env, &layout));
+  for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+    CHECK(napi_create_int32(env, fields[i].value, &number));
+    CHECK(napi_set_named_property(env, layout, fields[i].name, number));
+  }
+  CHECK(napi_set_named_property(env, exports, "socketEventLayout", layout));
+  CHECK(napi_create_function(env, "mountTracefs", NAPI_AUTO_LENGTH, mount_tracefs, NULL, &mount_function));
+  CHECK(napi_set_named_property(env, exports, "mountTracefs", mount_function));
+  return exports;
+}

@@ -1,0 +1,265 @@
+// Owners of TCP connections as the kernel makes them: the one case /proc polling cannot
+// serve is a client connection that opens and closes between two reads (an HTTP client
+// hammering a server). An eBPF program in native/ (socket_events.c) reports every TCP state
+// change into or out of SYN_SENT. A connect() enters SYN_SENT in the calling process, so that
+// event names the owner; its source port may still be 0 then, so the owner is joined to the
+// full 4-tuple by the socket's kernel address when the connection leaves SYN_SENT.
+//
+// Where the kernel cannot do this (no BPF, no tracefs, a PID namespace of its own), open()
+// says why and attribution keeps to /proc.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LRUCache } from 'lru-cache';
+import { formatIpv4, formatIpv6, unmapIpv4 } from '../decode/address.js';
+import { loadNativeAddon } from '../native-addon.js';
+import type { ProcessInfo } from './types.js';
+
+const TCP_ESTABLISHED = 1;
+const TCP_SYN_SENT = 2;
+const AF_INET = 2;
+const AF_INET6 = 10;
+const TRACEFS_DIRS = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'];
+const EVENT_DIR = join('events', 'sock', 'inet_sock_set_state');
+/** How long a process read from /proc is trusted for a new connection of the same pid. */
+const PROCESS_FRESH_MS = 1000;
+
+/** What the addon's SocketEvents gives: whole events laid out as socketEventLayout says. */
+export interface SocketEventSource {
+  read(): Buffer | null;
+  close(): void;
+}
+
+export interface EventLayout {
+  size: number;
+  recordFrom: number;
+  recordBytes: number;
+  pidAt: number;
+  uidAt: number;
+  commAt: number;
+}
+
+/** Where the fields sit in an event: the tracepoint's format offsets, less recordFrom. */
+interface FieldOffsets {
+  skaddr: number;
+  oldstate: number;
+  newstate: number;
+  sport: number;
+  dport: number;
+  family: number;
+  saddr: number;
+  daddr: number;
+  saddr_v6: number;
+  daddr_v6: number;
+}
+
+const FIELD_NAMES: Array<keyof FieldOffsets> = ['skaddr', 'oldstate', 'newstate', 'sport', 'dport', 'family', 'saddr', 'daddr', 'saddr_v6', 'daddr_v6'];
+
+/** Offsets (in the record, as the format file gives them) of the fields read here. */
+export function parseTracepointFormat(text: string): Map<string, { offset: number; size: number }> {
+  const fields = new Map<string, { offset: number; size: number }>();
+  for (const m of text.matchAll(/field:[^;]*?(\w+)(?:\[\d+\])?;\s*offset:(\d+);\s*size:(\d+);/g)) {
+    fields.set(m[1]!, { offset: Number(m[2]), size: Number(m[3]) });
+  }
+  return fields;
+}
+
+/** The event offsets of the fields, or why this record cannot be read (a changed tracepoint). */
+export function eventOffsets(format: Map<string, { offset: number; size: number }>, layout: EventLayout): FieldOffsets | string {
+  const offsets: Partial<FieldOffsets> = {};
+  for (const name of FIELD_NAMES) {
+    const field = format.get(name);
+    if (!field) return `the tracepoint has no field ${name}`;
+    const at = field.offset - layout.recordFrom;
+    if (at < 0 || at + field.size > layout.recordBytes) return `the tracepoint's field ${name} lies outside the bytes copied`;
+    offsets[name] = at;
+  }
+  return offsets as FieldOffsets;
+}
+
+export interface ConnectOwnersOptions {
+  /** Reads a process's name, command line and user (ProcFs.readProcess on /proc). */
+  readProcess: (pid: number) => Promise<ProcessInfo | undefined>;
+  /** Called when owners became known for connections that were asked about before. */
+  onFound?: () => void;
+  /** Bound on connections remembered (the least recently made are forgotten). */
+  maxConnections?: number;
+  now?: () => number;
+}
+
+interface Connecting {
+  pid: number;
+  uid: number;
+  comm: string;
+}
+
+export class ConnectOwners {
+  /** Connections (4-tuple key, see tupleKey) → the pid that made them. */
+  private readonly connections: LRUCache<string, Connecting>;
+  /** Sockets in SYN_SENT, by kernel address, until their 4-tuple is complete. */
+  private readonly connecting = new LRUCache<bigint, Connecting>({ max: 65_536 });
+  private readonly processes = new LRUCache<number, { info: ProcessInfo; readAt: number }>({ max: 4096 });
+  private readonly reading = new Map<number, Promise<void>>();
+  private readonly now: () => number;
+  /** An owner() call found nothing since the last onFound: worth telling when one appears. */
+  private asked = false;
+  private closed = false;
+
+  constructor(
+    private readonly source: SocketEventSource,
+    private readonly layout: EventLayout,
+    private readonly at: FieldOffsets,
+    private readonly options: ConnectOwnersOptions,
+  ) {
+    this.connections = new LRUCache({ max: options.maxConnections ?? 65_536 });
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Attaches to the kernel, or says in one line why it cannot. */
+  static open(options: ConnectOwnersOptions): ConnectOwners | { unavailable: string } {
+    const loaded = loadNativeAddon();
+    if ('error' in loaded) return { unavailable: `the native addon did not load (${loaded.error.message})` };
+    const addon = loaded.addon as {
+      SocketEvents?: new (id: number, oldAt: number, newAt: number) => SocketEventSource;
+      socketEventLayout?: EventLayout;
+      mountTracefs?: (dir: string) => void;
+    };
+    if (!addon.SocketEvents || !addon.socketEventLayout || !addon.mountTracefs) return { unavailable: 'the native addon has no socket events' };
+    if (inOwnPidNamespace()) return { unavailable: "netmeter runs in a PID namespace of its own, so the kernel's pids are not this /proc's" };
+    const dir = findTracepoint(addon.mountTracefs);
+    if (typeof dir !== 'string') return dir;
+    try {
+      const id = Number(readFileSync(join(dir, EVENT_DIR, 'id'), 'utf8'));
+      const format = parseTracepointFormat(readFileSync(join(dir, EVENT_DIR, 'format'), 'utf8'));
+      const offsets = eventOffsets(format, addon.socketEventLayout);
+      if (typeof offsets === 'string') return { unavailable: offsets };
+      const old = format.get('oldstate')!.offset;
+      const now = format.get('newstate')!.offset;
+      const source = new addon.SocketEvents(id, old, now);
+      return new ConnectOwners(source, addon.socketEventLayout, offsets, options);
+    } catch (error) {
+      return { unavailable: error instanceof Error ? error.message : String(error) };
+    }
+  }
+
+  /**
+   * The process that connected from local to remote, when the kernel reported it and its
+   * process was read; undefined otherwise (then onFound tells when that changes).
+   */
+  owner(localAddress: string, localPort: number, remoteAddress: string, remotePort: number): ProcessInfo | undefined {
+    this.drain();
+    const made = this.connections.get(tupleKey(localAddress, localPort, remoteAddress, remotePort));
+    const info = made && this.processes.get(made.pid)?.info;
+    if (!info) this.asked = true;
+    return info;
+  }
+
+  /** Takes the events the kernel has reported since the last call. Cheap when there are none. */
+  drain(): void {
+    if (this.closed) return;
+    let learned = false;
+    for (let events = this.source.read(); events !== null; events = this.source.read()) {
+      for (let at = 0; at + this.layout.size <= events.length; at += this.layout.size) {
+        if (this.take(events, at)) learned = true;
+      }
+    }
+    if (learned) this.tellIfAsked();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.source.close();
+  }
+
+  /** One event; true when a connection's owner became known by it. */
+  private take(events: Buffer, at: number): boolean {
+    const { at: o, layout } = this;
+    const socket = events.readBigUInt64LE(at + o.skaddr);
+    const oldState = events.readInt32LE(at + o.oldstate);
+    const newState = events.readInt32LE(at + o.newstate);
+    if (newState === TCP_SYN_SENT) {
+      // The task running connect(): the owner. Read its process now, while it surely lives.
+      const pid = Number(events.readBigUInt64LE(at + layout.pidAt) >> 32n);
+      const uid = events.readUInt32LE(at + layout.uidAt);
+      const comm = events.toString('latin1', at + layout.commAt, at + layout.commAt + 16).replace(/\0[^]*$/, '');
+      this.connecting.set(socket, { pid, uid, comm });
+      this.readProcess(pid, uid, comm);
+      return false;
+    }
+    // Leaving SYN_SENT: established (the tuple is now whole) or refused/timed out.
+    const made = this.connecting.get(socket);
+    if (oldState !== TCP_SYN_SENT || !made) return false;
+    this.connecting.delete(socket);
+    if (newState !== TCP_ESTABLISHED) return false;
+    const family = events.readUInt16LE(at + o.family);
+    let local: string;
+    let remote: string;
+    if (family === AF_INET) {
+      local = formatIpv4(events, at + o.saddr);
+      remote = formatIpv4(events, at + o.daddr);
+    } else if (family === AF_INET6) {
+      local = formatIpv6(events, at + o.saddr_v6);
+      remote = formatIpv6(events, at + o.daddr_v6);
+    } else {
+      return false;
+    }
+    // Ports are in host order in this tracepoint (the kernel converts them).
+    const key = tupleKey(local, events.readUInt16LE(at + o.sport), remote, events.readUInt16LE(at + o.dport));
+    this.connections.set(key, made);
+    return this.processes.has(made.pid);
+  }
+
+  /** Reads pid's process unless it was read a moment ago; a process already gone keeps what the kernel said. */
+  private readProcess(pid: number, uid: number, comm: string): void {
+    const known = this.processes.get(pid);
+    if ((known && this.now() - known.readAt < PROCESS_FRESH_MS) || this.reading.has(pid)) return;
+    const reading = this.options
+      .readProcess(pid)
+      .catch(() => undefined)
+      .then((info) => {
+        this.reading.delete(pid);
+        if (this.closed) return;
+        this.processes.set(pid, { info: info ?? { pid, name: comm, cmdline: '', user: null, uid }, readAt: this.now() });
+        this.tellIfAsked();
+      });
+    this.reading.set(pid, reading);
+  }
+
+  private tellIfAsked(): void {
+    if (!this.asked) return;
+    this.asked = false;
+    this.options.onFound?.();
+  }
+}
+
+function tupleKey(localAddress: string, localPort: number, remoteAddress: string, remotePort: number): string {
+  return `${unmapIpv4(localAddress) ?? localAddress} ${localPort} ${unmapIpv4(remoteAddress) ?? remoteAddress} ${remotePort}`;
+}
+
+/** The tracing directory that holds the tracepoint, mounting tracefs when none is mounted. */
+function findTracepoint(mountTracefs: (dir: string) => void): string | { unavailable: string } {
+  const missing = { unavailable: 'the kernel has no tracepoint sock:inet_sock_set_state' };
+  const found = TRACEFS_DIRS.find((dir) => existsSync(join(dir, EVENT_DIR)));
+  if (found) return found;
+  if (TRACEFS_DIRS.some((dir) => existsSync(join(dir, 'events')))) return missing;
+  try {
+    mountTracefs(TRACEFS_DIRS[0]!);
+  } catch (error) {
+    return { unavailable: error instanceof Error ? error.message : String(error) };
+  }
+  return existsSync(join(TRACEFS_DIRS[0]!, EVENT_DIR)) ? TRACEFS_DIRS[0]! : missing;
+}
+
+/**
+ * Whether this process sees pids other than the kernel's initial namespace (a container):
+ * its /proc/self/status NSpid line then lists more than one pid, and the pids eBPF reports
+ * would not match this /proc.
+ */
+function inOwnPidNamespace(): boolean {
+  try {
+    const line = /^NSpid:(.*)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    return line !== null && line[1]!.trim().split(/\s+/).length > 1;
+  } catch {
+    return false;
+  }
+}

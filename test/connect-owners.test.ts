@@ -1,0 +1,232 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { ConnectOwners, eventOffsets, parseTracepointFormat, type EventLayout, type SocketEventSource } from '../src/attribute/connect-owners.js';
+import { ProcFs } from '../src/attribute/proc/proc-fs.js';
+import type { ProcessInfo } from '../src/attribute/types.js';
+import { parseIp } from '../src/decode/address.js';
+import { fileURLToPath } from 'node:url';
+
+// The addon's layout (native/src/socket_events.h) and this kernel's format file, copied.
+const LAYOUT: EventLayout = { size: 96, recordFrom: 8, recordBytes: 64, pidAt: 64, uidAt: 72, commAt: 80 };
+const FORMAT = parseTracepointFormat(readFileSync(fileURLToPath(new URL('../../fixtures/tracefs/inet_sock_set_state.format', import.meta.url)), 'utf8'));
+
+test('the tracepoint format gives each field its offset and size', () => {
+  assert.deepEqual(FORMAT.get('skaddr'), { offset: 8, size: 8 });
+  assert.deepEqual(FORMAT.get('newstate'), { offset: 20, size: 4 });
+  assert.deepEqual(FORMAT.get('sport'), { offset: 24, size: 2 });
+  assert.deepEqual(FORMAT.get('saddr'), { offset: 32, size: 4 });
+  assert.deepEqual(FORMAT.get('daddr_v6'), { offset: 56, size: 16 });
+  const offsets = eventOffsets(FORMAT, LAYOUT);
+  assert.equal(typeof offsets, 'object');
+  assert.deepEqual(offsets, { skaddr: 0, oldstate: 8, newstate: 12, sport: 16, dport: 18, family: 20, saddr: 24, daddr: 28, saddr_v6: 32, daddr_v6: 48 });
+});
+
+test('a tracepoint whose fields moved beyond the copied bytes, or lost one, is refused with the reason', () => {
+  const moved = new Map(FORMAT);
+  moved.set('daddr_v6', { offset: 64, size: 16 });
+  assert.equal(eventOffsets(moved, LAYOUT), "the tracepoint's field daddr_v6 lies outside the bytes copied");
+  const missing = new Map(FORMAT);
+  missing.delete('family');
+  assert.equal(eventOffsets(missing, LAYOUT), 'the tracepoint has no field family');
+});
+
+interface FakeEvent {
+  socket: bigint;
+  from: number;
+  to: number;
+  family?: 2 | 10;
+  local?: string;
+  localPort?: number;
+  remote?: string;
+  remotePort?: number;
+  pid?: number;
+  uid?: number;
+  comm?: string;
+}
+
+/** Events as the BPF program writes them, at this kernel's offsets. */
+function encode(events: FakeEvent[]): Buffer {
+  const at = eventOffsets(FORMAT, LAYOUT);
+  assert.ok(typeof at === 'object');
+  const out = Buffer.alloc(events.length * LAYOUT.size);
+  events.forEach((e, i) => {
+    const base = i * LAYOUT.size;
+    out.writeBigUInt64LE(e.socket, base + at.skaddr);
+    out.writeInt32LE(e.from, base + at.oldstate);
+    out.writeInt32LE(e.to, base + at.newstate);
+    out.writeUInt16LE(e.localPort ?? 0, base + at.sport);
+    out.writeUInt16LE(e.remotePort ?? 0, base + at.dport);
+    const family = e.family ?? 2;
+    out.writeUInt16LE(family, base + at.family);
+    out.writeUInt16LE(6, base + at.family + 2);
+    if (e.local && e.remote) {
+      const [local, remote] = [parseIp(e.local)!, parseIp(e.remote)!];
+      if (family === 2) {
+        out.set(local, base + at.saddr);
+        out.set(remote, base + at.daddr);
+      } else {
+        out.set(local, base + at.saddr_v6);
+        out.set(remote, base + at.daddr_v6);
+      }
+    }
+    out.writeBigUInt64LE(BigInt(e.pid ?? 0) << 32n | BigInt(e.pid ?? 0), base + LAYOUT.pidAt);
+    out.writeBigUInt64LE(BigInt(e.uid ?? 0), base + LAYOUT.uidAt);
+    out.write(e.comm ?? '', base + LAYOUT.commAt, 16, 'latin1');
+  });
+  return out;
+}
+
+class FakeSource implements SocketEventSource {
+  readonly waiting: Buffer[] = [];
+  closed = false;
+  push(...events: FakeEvent[]): void {
+    this.waiting.push(encode(events));
+  }
+  read(): Buffer | null {
+    return this.waiting.shift() ?? null;
+  }
+  close(): void {
+    this.closed = true;
+  }
+}
+
+const process42: ProcessInfo = { pid: 42, name: 'curl', cmdline: 'curl http://198.18.0.2/', user: 'alice', uid: 1000, startTime: 777 };
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+function owners(source: FakeSource, readProcess: (pid: number) => Promise<ProcessInfo | undefined>, onFound?: () => void, maxConnections?: number) {
+  const at = eventOffsets(FORMAT, LAYOUT);
+  assert.ok(typeof at === 'object');
+  return new ConnectOwners(source, LAYOUT, at, { readProcess, ...(onFound ? { onFound } : {}), ...(maxConnections ? { maxConnections } : {}) });
+}
+
+// connect(): CLOSE → SYN_SENT in the caller (no source port yet); the SYN-ACK: SYN_SENT → ESTABLISHED.
+const connect = (socket: bigint, pid: number, comm = 'curl'): FakeEvent => ({ socket, from: 7, to: 2, pid, uid: 1000, comm, remote: '198.18.0.2', local: '198.18.0.1', remotePort: 80 });
+const established = (socket: bigint, local: string, localPort: number, remote: string, remotePort: number, family: 2 | 10 = 2): FakeEvent => ({
+  socket, from: 2, to: 1, family, local, localPort, remote, remotePort, pid: 0, comm: 'swapper/1',
+});
+
+test('the owner is the connecting process, joined to the 4-tuple the connection completes with', async () => {
+  const source = new FakeSource();
+  const read: number[] = [];
+  const o = owners(source, async (pid) => (read.push(pid), process42));
+  source.push(connect(0xffff1n, 42), established(0xffff1n, '198.18.0.1', 40000, '198.18.0.2', 80));
+  o.drain();
+  await settle();
+  assert.deepEqual(o.owner('198.18.0.1', 40000, '198.18.0.2', 80), process42);
+  // Not the other direction, nor another port.
+  assert.equal(o.owner('198.18.0.2', 80, '198.18.0.1', 40000), undefined);
+  assert.equal(o.owner('198.18.0.1', 40001, '198.18.0.2', 80), undefined);
+  assert.deepEqual(read, [42], 'the process is read once, when it connects');
+});
+
+test('owners asked for before the process was read are announced once it is', async () => {
+  const source = new FakeSource();
+  let release!: (p: ProcessInfo) => void;
+  let found = 0;
+  const o = owners(source, () => new Promise((resolve) => (release = resolve)), () => found++);
+  source.push(connect(1n, 42), established(1n, '198.18.0.1', 40000, '198.18.0.2', 80));
+  assert.equal(o.owner('198.18.0.1', 40000, '198.18.0.2', 80), undefined);
+  release(process42);
+  await settle();
+  assert.equal(found, 1);
+  assert.deepEqual(o.owner('198.18.0.1', 40000, '198.18.0.2', 80), process42);
+});
+
+test('a tuple completed after it was asked for is announced at the next drain', async () => {
+  const source = new FakeSource();
+  let found = 0;
+  const o = owners(source, async () => process42, () => found++);
+  source.push(connect(1n, 42));
+  o.drain();
+  await settle();
+  assert.equal(o.owner('198.18.0.1', 40000, '198.18.0.2', 80), undefined);
+  assert.equal(found, 0);
+  source.push(established(1n, '198.18.0.1', 40000, '198.18.0.2', 80));
+  o.drain();
+  assert.equal(found, 1);
+  assert.deepEqual(o.owner('198.18.0.1', 40000, '198.18.0.2', 80), process42);
+});
+
+test('a process gone before it could be read keeps the name and uid the kernel gave', async () => {
+  const source = new FakeSource();
+  const o = owners(source, async () => undefined);
+  source.push(connect(1n, 4321, 'wget'), established(1n, '198.18.0.1', 40000, '198.18.0.2', 80));
+  o.drain();
+  await settle();
+  assert.deepEqual(o.owner('198.18.0.1', 40000, '198.18.0.2', 80), { pid: 4321, name: 'wget', cmdline: '', user: null, uid: 1000 });
+});
+
+test('a refused connection leaves nothing; the socket address may then serve another connect', async () => {
+  const source = new FakeSource();
+  const other: ProcessInfo = { ...process42, pid: 43, name: 'nc' };
+  const o = owners(source, async (pid) => (pid === 42 ? process42 : other));
+  source.push(connect(1n, 42), { socket: 1n, from: 2, to: 7 }, established(1n, '198.18.0.1', 40000, '198.18.0.2', 80));
+  o.drain();
+  await settle();
+  assert.equal(o.owner('198.18.0.1', 40000, '198.18.0.2', 80), undefined, 'ESTABLISHED without a SYN_SENT before it is no connect of ours');
+  source.push(connect(1n, 43), established(1n, '198.18.0.1', 40002, '198.18.0.2', 80));
+  o.drain();
+  await settle();
+  assert.equal(o.owner('198.18.0.1', 40002, '198.18.0.2', 80)?.pid, 43);
+});
+
+test('IPv6 connections, and IPv4 through a dual-stack socket, are found by the addresses packets carry', async () => {
+  const source = new FakeSource();
+  const o = owners(source, async () => process42);
+  source.push(
+    connect(1n, 42),
+    established(1n, 'fd00::1', 40000, 'fd00::2', 443, 10),
+    connect(2n, 42),
+    established(2n, '::ffff:198.18.0.1', 40001, '::ffff:198.18.0.2', 443, 10),
+  );
+  o.drain();
+  await settle();
+  assert.equal(o.owner('fd00::1', 40000, 'fd00::2', 443)?.pid, 42);
+  assert.equal(o.owner('198.18.0.1', 40001, '198.18.0.2', 443)?.pid, 42);
+});
+
+test('connections remembered are bounded: the least recently made are forgotten', async () => {
+  const source = new FakeSource();
+  const o = owners(source, async () => process42, undefined, 100);
+  const events: FakeEvent[] = [];
+  for (let i = 0; i < 150; i++) events.push(connect(BigInt(i + 1), 42), established(BigInt(i + 1), '198.18.0.1', 40000 + i, '198.18.0.2', 80));
+  source.push(...events);
+  o.drain();
+  await settle();
+  assert.equal(o.owner('198.18.0.1', 40000, '198.18.0.2', 80), undefined);
+  assert.equal(o.owner('198.18.0.1', 40149, '198.18.0.2', 80)?.pid, 42);
+});
+
+const asRoot = process.getuid?.() === 0;
+
+test('the kernel names the process behind a connection that is gone a moment later', { skip: !asRoot && 'needs root (eBPF)' }, async (t) => {
+  const opened = ConnectOwners.open({ readProcess: (pid) => new ProcFs('/proc').readProcess(pid) });
+  if (!(opened instanceof ConnectOwners)) {
+    t.skip(`eBPF unavailable here: ${opened.unavailable}`);
+    return;
+  }
+  t.after(() => opened.close());
+  const server = createServer((socket) => socket.end('hello')).listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  t.after(() => server.close());
+  const port = (server.address() as AddressInfo).port;
+  // A child that connects, reads the greeting, prints its local port and exits.
+  const child = spawn(process.execPath, ['-e', `const s=require('net').connect(${port},'127.0.0.1',()=>{console.log(s.localPort)});s.on('data',()=>{});s.on('close',()=>process.exit(0));`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  await new Promise((resolve) => child.once('exit', resolve));
+  const localPort = Number(output.trim());
+  assert.ok(localPort > 0, `the child printed its port: ${output}`);
+  let owner: ProcessInfo | undefined;
+  for (let i = 0; i < 100 && !owner; i++) {
+    owner = opened.owner('127.0.0.1', localPort, '127.0.0.1', port);
+    if (!owner) await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  assert.equal(owner?.pid, child.pid);
+  assert.equal(owner?.name, 'node');
+  // The server's side of the same connection is no connect of this host's.
+  assert.equal(opened.owner('127.0.0.1', port, '127.0.0.1', localPort), undefined);
+});
