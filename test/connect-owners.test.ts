@@ -230,3 +230,21 @@ test('the kernel names the process behind a connection that is gone a moment lat
   // The server's side of the same connection is no connect of this host's.
   assert.equal(opened.owner('127.0.0.1', port, '127.0.0.1', localPort), undefined);
 });
+
+test('connections completed are handed over once, as socket rows, when their process is known', async () => {
+  const source = new FakeSource();
+  let release!: (p: ProcessInfo) => void;
+  const o = owners(source, (pid) => (pid === 42 ? Promise.resolve(process42) : new Promise((resolve) => (release = resolve))));
+  source.push(connect(1n, 42), established(1n, '198.18.0.1', 40000, '198.18.0.2', 80), connect(2n, 7), established(2n, 'fd00::1', 40001, 'fd00::2', 443, 10));
+  o.drain();
+  await settle();
+  const first = o.takeLearned();
+  assert.deepEqual(first, [
+    { socket: { protocol: 'tcp', localAddress: '198.18.0.1', localPort: 40000, remoteAddress: '198.18.0.2', remotePort: 80, inode: 0, uid: 1000, state: 1 }, owner: process42 },
+  ]);
+  const seven: ProcessInfo = { pid: 7, name: 'ssh', cmdline: 'ssh fd00::2', user: 'bob', uid: 1001 };
+  release(seven);
+  await settle();
+  assert.deepEqual(o.takeLearned().map((l) => [l.socket.localAddress, l.owner.pid]), [['fd00::1', 7]]);
+  assert.deepEqual(o.takeLearned(), []);
+});

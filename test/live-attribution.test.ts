@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LiveAttribution } from '../src/attribute/live-attribution.js';
-import type { SocketSnapshot } from '../src/attribute/types.js';
+import { LiveAttribution, withLearnedConnections } from '../src/attribute/live-attribution.js';
+import { parseSocketSnapshot, serializeSocketSnapshot } from '../src/attribute/socket-snapshot.js';
+import { SocketResolver } from '../src/attribute/socket-resolver.js';
+import type { ProcessInfo, SocketSnapshot } from '../src/attribute/types.js';
 
 /** A snapshot in which `pid` owns a TCP socket 198.18.0.1:port ↔ 198.18.0.2:80. */
 function snapshot(port: number, pid: number): SocketSnapshot {
@@ -97,4 +99,22 @@ test('records still unknown after a read do not prompt another read', async () =
   await new Promise((resolve) => setTimeout(resolve, 30));
   assert.equal(reads.reads, 1);
   attribution.close();
+});
+
+test('connections known only from the kernel join the snapshot as rows with inodes no socket has', () => {
+  const base = snapshot(40000, 5);
+  const curl: ProcessInfo = { pid: 42, name: 'curl', cmdline: 'curl', user: 'root', uid: 0 };
+  const row = (port: number) => ({ protocol: 'tcp' as const, localAddress: '198.18.0.1', localPort: port, remoteAddress: '198.18.0.2', remotePort: 80, inode: 0, uid: 0, state: 1 });
+  const inodes = { next: 2 ** 32 };
+  const joined = withLearnedConnections(base, [{ socket: row(40000), owner: curl }, { socket: row(40001), owner: curl }, { socket: row(40002), owner: curl }], inodes);
+  // 40000 is in /proc's tables already: /proc's row and owner stand.
+  assert.deepEqual(joined.sockets.map((s) => [s.localPort, s.inode]), [[40000, 10 + 40000], [40001, 2 ** 32], [40002, 2 ** 32 + 1]]);
+  assert.deepEqual(joined.owners.slice(1), [[2 ** 32, [42]], [2 ** 32 + 1, [42]]]);
+  assert.deepEqual(joined.processes.map((p) => p.pid), [5, 42]);
+  assert.equal(inodes.next, 2 ** 32 + 2);
+  // A resolver and a recording read them like any socket.
+  const resolver = new SocketResolver(parseSocketSnapshot(serializeSocketSnapshot(joined), 'embedded'));
+  assert.equal(resolver.resolve('tcp', '198.18.0.1', 40001, '198.18.0.2', 80)?.name, 'curl');
+  assert.equal(resolver.resolve('tcp', '198.18.0.1', 40000, '198.18.0.2', 80)?.pid, 5);
+  assert.equal(withLearnedConnections(base, [], inodes), base);
 });

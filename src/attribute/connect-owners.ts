@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { LRUCache } from 'lru-cache';
 import { formatIpv4, formatIpv6, unmapIpv4 } from '../decode/address.js';
 import { loadNativeAddon } from '../native-addon.js';
-import type { ProcessInfo } from './types.js';
+import type { ProcessInfo, SocketEntry } from './types.js';
 
 const TCP_ESTABLISHED = 1;
 const TCP_SYN_SENT = 2;
@@ -93,6 +93,12 @@ interface Connecting {
   comm: string;
 }
 
+/** A connection the kernel reported, as a /proc row would show it, with its owner. */
+export interface LearnedConnection {
+  socket: SocketEntry;
+  owner: ProcessInfo;
+}
+
 export class ConnectOwners {
   /** Connections (4-tuple key, see tupleKey) → the pid that made them. */
   private readonly connections: LRUCache<string, Connecting>;
@@ -100,6 +106,8 @@ export class ConnectOwners {
   private readonly connecting = new LRUCache<bigint, Connecting>({ max: 65_536 });
   private readonly processes = new LRUCache<number, { info: ProcessInfo; readAt: number }>({ max: 4096 });
   private readonly reading = new Map<number, Promise<void>>();
+  /** Connections completed since the last takeLearned(), oldest first. */
+  private learned: Array<{ socket: SocketEntry; pid: number }> = [];
   private readonly now: () => number;
   /** An owner() call found nothing since the last onFound: worth telling when one appears. */
   private asked = false;
@@ -166,6 +174,24 @@ export class ConnectOwners {
     if (learned) this.tellIfAsked();
   }
 
+  /**
+   * The connections completed since the last call whose process has been read, as socket
+   * rows with owners: what a recording embeds so that a replay finds them too. Those whose
+   * process is still being read wait for the next call.
+   */
+  takeLearned(): LearnedConnection[] {
+    this.drain();
+    const ready: LearnedConnection[] = [];
+    const waiting: typeof this.learned = [];
+    for (const entry of this.learned) {
+      const owner = this.processes.get(entry.pid)?.info;
+      if (owner) ready.push({ socket: entry.socket, owner });
+      else waiting.push(entry);
+    }
+    this.learned = waiting;
+    return ready;
+  }
+
   close(): void {
     this.closed = true;
     this.source.close();
@@ -204,8 +230,12 @@ export class ConnectOwners {
       return false;
     }
     // Ports are in host order in this tracepoint (the kernel converts them).
-    const key = tupleKey(local, events.readUInt16LE(at + o.sport), remote, events.readUInt16LE(at + o.dport));
-    this.connections.set(key, made);
+    const localPort = events.readUInt16LE(at + o.sport);
+    const remotePort = events.readUInt16LE(at + o.dport);
+    this.connections.set(tupleKey(local, localPort, remote, remotePort), made);
+    const row: SocketEntry = { protocol: 'tcp', localAddress: local, localPort, remoteAddress: remote, remotePort, inode: 0, uid: made.uid, state: TCP_ESTABLISHED };
+    this.learned.push({ socket: row, pid: made.pid });
+    if (this.learned.length > this.connections.max) this.learned.shift();
     return this.processes.has(made.pid);
   }
 

@@ -7,11 +7,12 @@
 
 import type { Attribution } from '../account/attribution.js';
 import type { Cidr } from '../decode/address.js';
-import { ConnectOwners } from './connect-owners.js';
+import { unmapIpv4 } from '../decode/address.js';
+import { ConnectOwners, type LearnedConnection } from './connect-owners.js';
 import { ProcFs } from './proc/proc-fs.js';
 import { SnapshotWorker } from './snapshot-worker.js';
 import { SocketResolver } from './socket-resolver.js';
-import type { ProcessInfo, Protocol, SocketSnapshot } from './types.js';
+import type { ProcessInfo, Protocol, SocketEntry, SocketSnapshot } from './types.js';
 
 export interface LiveAttributionOptions {
   procFs?: ProcFs;
@@ -31,6 +32,8 @@ export interface LiveAttributionOptions {
 
 /** How often the kernel's connect events are taken when no packet asks first. */
 const CONNECT_EVENTS_MS = 10;
+/** Above any inode the kernel hands out (32 bits), so a made-up one never names a real socket. */
+const LEARNED_INODE_BASE = 2 ** 32;
 
 export class LiveAttribution implements Attribution {
   private readonly procFs: ProcFs;
@@ -46,6 +49,8 @@ export class LiveAttribution implements Attribution {
   private timer: NodeJS.Timeout | undefined;
   private latest: SocketSnapshot | undefined;
   private readonly connects: ConnectOwners | undefined;
+  /** Inodes given to connections known only from the kernel (see withLearnedConnections). */
+  private readonly learnedInodes = { next: LEARNED_INODE_BASE };
   private connectTimer: NodeJS.Timeout | undefined;
   /** Why the kernel's connect events are not used, when they are not (for --debug and the help screen). */
   readonly connectEventsUnavailable: string | undefined;
@@ -143,7 +148,7 @@ export class LiveAttribution implements Attribution {
   private async readOnce(): Promise<void> {
     this.lastRefreshAt = Date.now();
     try {
-      const snapshot = await this.takeSnapshot(this.procFs);
+      const snapshot = withLearnedConnections(await this.takeSnapshot(this.procFs), this.connects?.takeLearned() ?? [], this.learnedInodes);
       if (this.closed) return;
       this.resolver.update(snapshot);
       this.latest = snapshot;
@@ -158,4 +163,33 @@ export class LiveAttribution implements Attribution {
       if (!this.closed) this.options.onError?.(error);
     }
   }
+}
+
+/**
+ * The snapshot plus the connections the kernel reported that /proc did not list (they closed
+ * before the read), each as a socket row with a made-up inode and its owner: so the resolver
+ * and a recording's embedded snapshots know them like any other socket.
+ */
+export function withLearnedConnections(snapshot: SocketSnapshot, learned: LearnedConnection[], inodes: { next: number }): SocketSnapshot {
+  if (learned.length === 0) return snapshot;
+  const listed = new Set(snapshot.sockets.filter((s) => s.protocol === 'tcp').map(tupleText));
+  const pids = new Set(snapshot.processes.map((p) => p.pid));
+  const sockets = [...snapshot.sockets];
+  const owners = [...snapshot.owners];
+  const processes = [...snapshot.processes];
+  for (const { socket, owner } of learned) {
+    if (listed.has(tupleText(socket))) continue;
+    const inode = inodes.next++;
+    sockets.push({ ...socket, inode });
+    owners.push([inode, [owner.pid]]);
+    if (!pids.has(owner.pid)) {
+      pids.add(owner.pid);
+      processes.push(owner);
+    }
+  }
+  return { ...snapshot, sockets, owners, processes };
+}
+
+function tupleText(s: SocketEntry): string {
+  return `${unmapIpv4(s.localAddress) ?? s.localAddress} ${s.localPort} ${unmapIpv4(s.remoteAddress) ?? s.remoteAddress} ${s.remotePort}`;
 }
