@@ -1,10 +1,11 @@
-// Kernel socket events: a tiny eBPF program on the sock:inet_sock_set_state tracepoint
-// copies each TCP state change that matters for ownership (into and out of SYN_SENT) into a
-// BPF ring buffer, with the pid, uid and command of the task that caused it. A connect() enters
-// SYN_SENT in the calling process, so that event names the connection's owner even when the
-// connection is gone before /proc can be read again.
+// Kernel socket events: tiny eBPF programs on tracepoints copy each record that matters for
+// socket ownership into one BPF ring buffer, with the pid, uid and command of the task that
+// caused it. On sock:inet_sock_set_state, the TCP state changes into and out of SYN_SENT: a
+// connect() enters SYN_SENT in the calling process, so that event names the connection's
+// owner even when the connection is gone before /proc can be read again. On
+// sched:sched_process_exit, the end of a process: its sockets may pass to another.
 //
-// No libbpf: the program is a few dozen instructions, loaded with the bpf() system call and
+// No libbpf: each program is a few dozen instructions, loaded with the bpf() system call and
 // attached through perf_event_open; the ring buffer is read in place through mmap.
 #include "socket_events.h"
 
@@ -28,8 +29,8 @@
 
 struct socket_events {
   int map_fd;
-  int prog_fd;
-  int perf_fd;
+  int prog_fd[SOCKET_EVENTS_MAX_TRACEPOINTS];
+  int perf_fd[SOCKET_EVENTS_MAX_TRACEPOINTS];
   size_t page_size;
   unsigned long *consumer_pos; /* the page we write our position to */
   void *producer;              /* producer page, then the data area mapped twice */
@@ -42,6 +43,7 @@ struct socket_events {
 #define ADD64_IMM(dst, imm) INSN(BPF_ALU64 | BPF_ADD | BPF_K, dst, 0, 0, imm)
 #define LDX(size, dst, src, off) INSN(BPF_LDX | BPF_MEM | (size), dst, src, off, 0)
 #define STX(size, dst, src, off) INSN(BPF_STX | BPF_MEM | (size), dst, src, off, 0)
+#define ST_IMM(size, dst, off, imm) INSN(BPF_ST | BPF_MEM | (size), dst, 0, off, imm)
 #define JEQ_IMM(dst, imm, off) INSN(BPF_JMP | BPF_JEQ | BPF_K, dst, 0, off, imm)
 #define JA(off) INSN(BPF_JMP | BPF_JA, 0, 0, off, 0)
 #define CALL(helper) INSN(BPF_JMP | BPF_CALL, 0, 0, 0, helper)
@@ -53,21 +55,35 @@ static long bpf(int cmd, union bpf_attr *attr) {
   return syscall(__NR_bpf, cmd, attr, sizeof *attr);
 }
 
-/* The program, for a record with the states at old_at/new_at (from the tracepoint's format):
- *   if (newstate != SYN_SENT && oldstate != SYN_SENT) return 0;
- *   event = record[8..72) ++ pid_tgid ++ uid_gid ++ comm;  bpf_ringbuf_output(ring, event)
+/* The program for one tracepoint:
+ *   if (!filter(record)) return 0;
+ *   event = record[8..8+copy) ++ zeros to 64 ++ pid_tgid ++ uid_gid ++ comm ++ kind
+ *   bpf_ringbuf_output(ring, event)
  * The event is built on the stack (r10 is the frame pointer). */
-static size_t build_program(struct bpf_insn *p, int map_fd, int old_at, int new_at) {
-  size_t n = 0;
+static size_t build_program(struct bpf_insn *p, int map_fd, const socket_events_tracepoint *tp) {
+  size_t n = 0, skip = 0;
   p[n++] = MOV64_REG(BPF_REG_6, BPF_REG_1);
-  p[n++] = LDX(BPF_W, BPF_REG_2, BPF_REG_6, old_at);
-  p[n++] = LDX(BPF_W, BPF_REG_3, BPF_REG_6, new_at);
-  p[n++] = JEQ_IMM(BPF_REG_3, TCP_SYN_SENT, 2);
-  p[n++] = JEQ_IMM(BPF_REG_2, TCP_SYN_SENT, 1);
-  size_t skip = n++; /* JA to the exit, patched below */
+  if (tp->filter == SOCKET_EVENTS_FILTER_SYN_SENT) {
+    /* A state change into or out of SYN_SENT: at = oldstate, at2 = newstate. */
+    p[n++] = LDX(BPF_W, BPF_REG_2, BPF_REG_6, tp->at);
+    p[n++] = LDX(BPF_W, BPF_REG_3, BPF_REG_6, tp->at2);
+    p[n++] = JEQ_IMM(BPF_REG_3, TCP_SYN_SENT, 2);
+    p[n++] = JEQ_IMM(BPF_REG_2, TCP_SYN_SENT, 1);
+    skip = n++; /* JA to the exit, patched below */
+  } else if (tp->filter == SOCKET_EVENTS_FILTER_NONZERO_BYTE) {
+    /* A flag byte set, such as sched_process_exit's group_dead (the last thread of a process). */
+    p[n++] = LDX(BPF_B, BPF_REG_2, BPF_REG_6, tp->at);
+    p[n++] = JEQ_IMM(BPF_REG_2, 0, 0);
+    skip = n - 1; /* the JEQ itself jumps to the exit */
+  }
+  /* Only the record's own bytes: the kernel refuses to attach a program that reads past them. */
   for (int at = 0; at < SOCKET_EVENT_RECORD_BYTES; at += 8) {
-    p[n++] = LDX(BPF_DW, BPF_REG_1, BPF_REG_6, COPY_FROM + at);
-    p[n++] = STX(BPF_DW, BPF_REG_10, BPF_REG_1, STACK_EVENT + at);
+    if (at + 8 <= tp->copy) {
+      p[n++] = LDX(BPF_DW, BPF_REG_1, BPF_REG_6, COPY_FROM + at);
+      p[n++] = STX(BPF_DW, BPF_REG_10, BPF_REG_1, STACK_EVENT + at);
+    } else {
+      p[n++] = ST_IMM(BPF_DW, BPF_REG_10, STACK_EVENT + at, 0);
+    }
   }
   p[n++] = CALL(BPF_FUNC_get_current_pid_tgid);
   p[n++] = STX(BPF_DW, BPF_REG_10, BPF_REG_0, STACK_EVENT + SOCKET_EVENT_PID_AT);
@@ -77,6 +93,8 @@ static size_t build_program(struct bpf_insn *p, int map_fd, int old_at, int new_
   p[n++] = ADD64_IMM(BPF_REG_1, STACK_EVENT + SOCKET_EVENT_COMM_AT);
   p[n++] = MOV64_IMM(BPF_REG_2, 16);
   p[n++] = CALL(BPF_FUNC_get_current_comm);
+  p[n++] = MOV64_IMM(BPF_REG_1, tp->kind);
+  p[n++] = STX(BPF_DW, BPF_REG_10, BPF_REG_1, STACK_EVENT + SOCKET_EVENT_KIND_AT);
   p[n++] = LD_MAP_FD(BPF_REG_1, map_fd);
   p[n++] = INSN(0, 0, 0, 0, 0);
   p[n++] = MOV64_REG(BPF_REG_2, BPF_REG_10);
@@ -84,7 +102,10 @@ static size_t build_program(struct bpf_insn *p, int map_fd, int old_at, int new_
   p[n++] = MOV64_IMM(BPF_REG_3, SOCKET_EVENT_SIZE);
   p[n++] = MOV64_IMM(BPF_REG_4, 0);
   p[n++] = CALL(BPF_FUNC_ringbuf_output);
-  p[skip] = JA((short)(n - skip - 1));
+  if (tp->filter != SOCKET_EVENTS_FILTER_NONE) {
+    if (tp->filter == SOCKET_EVENTS_FILTER_SYN_SENT) p[skip] = JA((short)(n - skip - 1));
+    else p[skip].off = (short)(n - skip - 1);
+  }
   p[n++] = MOV64_IMM(BPF_REG_0, 0);
   p[n++] = EXIT();
   return n;
@@ -92,10 +113,12 @@ static size_t build_program(struct bpf_insn *p, int map_fd, int old_at, int new_
 
 void socket_events_close(socket_events *e) {
   if (e == NULL) return;
-  if (e->perf_fd >= 0) close(e->perf_fd); /* detaches the program */
+  for (size_t i = 0; i < SOCKET_EVENTS_MAX_TRACEPOINTS; i++) {
+    if (e->perf_fd[i] >= 0) close(e->perf_fd[i]); /* detaches the program */
+    if (e->prog_fd[i] >= 0) close(e->prog_fd[i]);
+  }
   if (e->producer != NULL) munmap(e->producer, e->page_size + 2 * (size_t)RING_BYTES);
   if (e->consumer_pos != NULL) munmap(e->consumer_pos, e->page_size);
-  if (e->prog_fd >= 0) close(e->prog_fd);
   if (e->map_fd >= 0) close(e->map_fd);
   free(e);
 }
@@ -108,22 +131,12 @@ static socket_events *fail(socket_events *e, const char *what, const char **acti
   return NULL;
 }
 
-socket_events *socket_events_open(int tracepoint_id, int old_at, int new_at, char *log,
-                                  size_t log_size, const char **action) {
-  socket_events *e = calloc(1, sizeof *e);
-  if (e == NULL) return fail(NULL, "allocate the socket event reader", action);
-  e->map_fd = e->prog_fd = e->perf_fd = -1;
-  e->page_size = (size_t)sysconf(_SC_PAGESIZE);
-
+/* Loads tp's program and attaches it; 0, or -1 with errno and *action set. */
+static int attach(socket_events *e, size_t i, const socket_events_tracepoint *tp, char *log,
+                  size_t log_size, const char **action) {
+  struct bpf_insn program[80];
+  size_t count = build_program(program, e->map_fd, tp);
   union bpf_attr attr;
-  memset(&attr, 0, sizeof attr);
-  attr.map_type = BPF_MAP_TYPE_RINGBUF;
-  attr.max_entries = RING_BYTES;
-  e->map_fd = (int)bpf(BPF_MAP_CREATE, &attr);
-  if (e->map_fd < 0) return fail(e, "create a BPF ring buffer", action);
-
-  struct bpf_insn program[64];
-  size_t count = build_program(program, e->map_fd, old_at, new_at);
   memset(&attr, 0, sizeof attr);
   attr.prog_type = BPF_PROG_TYPE_TRACEPOINT;
   attr.insns = (unsigned long)program;
@@ -135,28 +148,49 @@ socket_events *socket_events_open(int tracepoint_id, int old_at, int new_at, cha
     attr.log_size = (unsigned)log_size;
     attr.log_level = 1;
   }
-  e->prog_fd = (int)bpf(BPF_PROG_LOAD, &attr);
-  if (e->prog_fd < 0 && log != NULL && errno == ENOSPC) {
+  e->prog_fd[i] = (int)bpf(BPF_PROG_LOAD, &attr);
+  if (e->prog_fd[i] < 0 && log != NULL && errno == ENOSPC) {
     /* The log did not fit; load without one rather than fail on it. */
     attr.log_buf = 0;
     attr.log_size = 0;
     attr.log_level = 0;
-    e->prog_fd = (int)bpf(BPF_PROG_LOAD, &attr);
+    e->prog_fd[i] = (int)bpf(BPF_PROG_LOAD, &attr);
   }
-  if (e->prog_fd < 0) return fail(e, "load the BPF program", action);
+  if (e->prog_fd[i] < 0) return *action = "load the BPF program", -1;
 
   struct perf_event_attr pattr;
   memset(&pattr, 0, sizeof pattr);
   pattr.type = PERF_TYPE_TRACEPOINT;
   pattr.size = sizeof pattr;
-  pattr.config = (unsigned long long)tracepoint_id;
+  pattr.config = (unsigned long long)tp->id;
   pattr.sample_period = 1;
   pattr.wakeup_events = 1;
   /* Any CPU: a program attached to a tracepoint runs wherever the tracepoint fires. */
-  e->perf_fd = (int)syscall(__NR_perf_event_open, &pattr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
-  if (e->perf_fd < 0) return fail(e, "open the tracepoint sock:inet_sock_set_state", action);
-  if (ioctl(e->perf_fd, PERF_EVENT_IOC_SET_BPF, e->prog_fd) < 0) return fail(e, "attach the BPF program", action);
-  if (ioctl(e->perf_fd, PERF_EVENT_IOC_ENABLE, 0) < 0) return fail(e, "enable the tracepoint", action);
+  e->perf_fd[i] = (int)syscall(__NR_perf_event_open, &pattr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
+  if (e->perf_fd[i] < 0) return *action = "open a tracepoint", -1;
+  if (ioctl(e->perf_fd[i], PERF_EVENT_IOC_SET_BPF, e->prog_fd[i]) < 0) return *action = "attach the BPF program", -1;
+  if (ioctl(e->perf_fd[i], PERF_EVENT_IOC_ENABLE, 0) < 0) return *action = "enable a tracepoint", -1;
+  return 0;
+}
+
+socket_events *socket_events_open(const socket_events_tracepoint *tracepoints, size_t count,
+                                  char *log, size_t log_size, const char **action) {
+  if (count == 0 || count > SOCKET_EVENTS_MAX_TRACEPOINTS) {
+    errno = EINVAL;
+    return fail(NULL, "attach to that many tracepoints", action);
+  }
+  socket_events *e = calloc(1, sizeof *e);
+  if (e == NULL) return fail(NULL, "allocate the socket event reader", action);
+  e->map_fd = -1;
+  for (size_t i = 0; i < SOCKET_EVENTS_MAX_TRACEPOINTS; i++) e->prog_fd[i] = e->perf_fd[i] = -1;
+  e->page_size = (size_t)sysconf(_SC_PAGESIZE);
+
+  union bpf_attr attr;
+  memset(&attr, 0, sizeof attr);
+  attr.map_type = BPF_MAP_TYPE_RINGBUF;
+  attr.max_entries = RING_BYTES;
+  e->map_fd = (int)bpf(BPF_MAP_CREATE, &attr);
+  if (e->map_fd < 0) return fail(e, "create a BPF ring buffer", action);
 
   /* The ring: our consumer position (writable), then the producer's position and the data,
    * whose pages the kernel maps twice in a row so a record that wraps reads contiguously. */
@@ -167,6 +201,11 @@ socket_events *socket_events_open(int tracepoint_id, int old_at, int new_at, cha
                         e->map_fd, (off_t)e->page_size);
   if (producer == MAP_FAILED) return fail(e, "map the BPF ring buffer", action);
   e->producer = producer;
+
+  for (size_t i = 0; i < count; i++) {
+    const char *what = NULL;
+    if (attach(e, i, &tracepoints[i], log, log_size, &what) != 0) return fail(e, what, action);
+  }
   return e;
 }
 

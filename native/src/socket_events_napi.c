@@ -1,6 +1,6 @@
-// The SocketEvents class JavaScript sees: new SocketEvents(tracepointId, oldStateAt,
-// newStateAt) loads and attaches the eBPF program (throws with the errno's name as code when
-// the kernel refuses), read() returns the waiting events as one Buffer (or null), close()
+// The SocketEvents class JavaScript sees: new SocketEvents([id, kind, filter, at, at2, copy, ...])
+// loads and attaches an eBPF program per tracepoint (throws with the errno's name as code
+// when the kernel refuses), read() returns the waiting events as one Buffer (or null), close()
 // detaches. Also mountTracefs(dir), for systems that have not mounted tracefs, and
 // socketEventLayout, where each event holds what.
 #include <node_api.h>
@@ -62,16 +62,32 @@ static void on_finalized(napi_env env, void *data, void *hint) {
 }
 
 static napi_value construct(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3], self;
+  size_t argc = 1;
+  napi_value argv[1], self;
   CHECK(napi_get_cb_info(env, info, &argc, argv, &self, NULL));
-  int32_t numbers[3] = {0, 0, 0};
-  for (size_t i = 0; i < 3; i++) {
-    if (i >= argc || napi_get_value_int32(env, argv[i], &numbers[i]) != napi_ok) {
-      napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE",
-                            "SocketEvents(tracepointId, oldStateAt, newStateAt): three integers");
+  /* One flat array of numbers, six per tracepoint: id, kind, filter, at, at2, copy. */
+  socket_events_tracepoint tracepoints[SOCKET_EVENTS_MAX_TRACEPOINTS];
+  uint32_t length = 0;
+  bool is_array = false;
+  if (argc >= 1) napi_is_array(env, argv[0], &is_array);
+  if (is_array) napi_get_array_length(env, argv[0], &length);
+  size_t count = length / 6;
+  if (!is_array || length % 6 != 0 || count == 0 || count > SOCKET_EVENTS_MAX_TRACEPOINTS) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE",
+                          "SocketEvents([id, kind, filter, at, at2, copy, ...]): six integers per tracepoint, 1 to 4 tracepoints");
+    return NULL;
+  }
+  for (uint32_t i = 0; i < length; i++) {
+    napi_value element;
+    int32_t number;
+    if (napi_get_element(env, argv[0], i, &element) != napi_ok ||
+        napi_get_value_int32(env, element, &number) != napi_ok) {
+      napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "SocketEvents: every element must be an integer");
       return NULL;
     }
+    socket_events_tracepoint *tp = &tracepoints[i / 6];
+    int *fields[] = {&tp->id, &tp->kind, &tp->filter, &tp->at, &tp->at2, &tp->copy};
+    *fields[i % 6] = number;
   }
   binding *b = calloc(1, sizeof *b);
   char *log = malloc(VERIFIER_LOG_BYTES);
@@ -82,7 +98,7 @@ static napi_value construct(napi_env env, napi_callback_info info) {
     return NULL;
   }
   const char *action = NULL;
-  b->events = socket_events_open(numbers[0], numbers[1], numbers[2], log, VERIFIER_LOG_BYTES, &action);
+  b->events = socket_events_open(tracepoints, count, log, VERIFIER_LOG_BYTES, &action);
   if (b->events == NULL) {
     int error = errno;
     release_binding(b);
@@ -176,6 +192,7 @@ napi_value socket_events_register(napi_env env, napi_value exports) {
       {"size", SOCKET_EVENT_SIZE},       {"recordFrom", 8},
       {"recordBytes", SOCKET_EVENT_RECORD_BYTES}, {"pidAt", SOCKET_EVENT_PID_AT},
       {"uidAt", SOCKET_EVENT_UID_AT},     {"commAt", SOCKET_EVENT_COMM_AT},
+      {"kindAt", SOCKET_EVENT_KIND_AT},
   };
   CHECK(napi_create_object(env, &layout));
   for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {

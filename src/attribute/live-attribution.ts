@@ -3,12 +3,12 @@
 // than the last read). Re-reads are debounced, never overlap, and run on a worker thread
 // (snapshot-worker.ts), off the packet path; the caller credits the waiting records once a
 // read finishes. TCP connections this host makes are also learned from the kernel as they
-// connect (connect-owners.ts), which finds the owners of those too short-lived for /proc.
+// connect (kernel-owners.ts), which finds the owners of those too short-lived for /proc.
 
 import type { Attribution } from '../account/attribution.js';
 import type { Cidr } from '../decode/address.js';
 import { unmapIpv4 } from '../decode/address.js';
-import { ConnectOwners, type LearnedConnection } from './connect-owners.js';
+import { KernelOwners, type LearnedConnection } from './kernel-owners.js';
 import { ProcFs } from './proc/proc-fs.js';
 import { SnapshotWorker } from './snapshot-worker.js';
 import { SocketResolver } from './socket-resolver.js';
@@ -28,6 +28,8 @@ export interface LiveAttributionOptions {
   connectEvents?: boolean;
   /** Called when the kernel named the owners of connections asked about before, e.g. to credit waiting records. */
   onOwnersFound?: () => void;
+  /** Called with the pids of processes that ended (from the kernel, as they end). */
+  onProcessesEnded?: (pids: number[]) => void;
 }
 
 /** How often the kernel's connect events are taken when no packet asks first. */
@@ -48,7 +50,7 @@ export class LiveAttribution implements Attribution {
   private lastRefreshAt = 0;
   private timer: NodeJS.Timeout | undefined;
   private latest: SocketSnapshot | undefined;
-  private readonly connects: ConnectOwners | undefined;
+  private readonly connects: KernelOwners | undefined;
   /** Inodes given to connections known only from the kernel (see withLearnedConnections). */
   private readonly learnedInodes = { next: LEARNED_INODE_BASE };
   private connectTimer: NodeJS.Timeout | undefined;
@@ -68,8 +70,12 @@ export class LiveAttribution implements Attribution {
     const connects =
       options.connectEvents === false
         ? { unavailable: 'turned off' }
-        : ConnectOwners.open({ readProcess: (pid) => this.procFs.readProcess(pid), onFound: () => this.options.onOwnersFound?.() });
-    if (connects instanceof ConnectOwners) {
+        : KernelOwners.open({
+            readProcess: (pid) => this.procFs.readProcess(pid),
+            onFound: () => this.options.onOwnersFound?.(),
+            onExit: (pids) => this.options.onProcessesEnded?.(pids),
+          });
+    if (connects instanceof KernelOwners) {
       this.connects = connects;
       // Taken often so the process is read while it lives and the kernel's ring never fills.
       this.connectTimer = setInterval(() => connects.drain(), CONNECT_EVENTS_MS);

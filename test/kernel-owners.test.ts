@@ -3,14 +3,14 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { ConnectOwners, eventOffsets, parseTracepointFormat, type EventLayout, type SocketEventSource } from '../src/attribute/connect-owners.js';
+import { KernelOwners, eventOffsets, parseTracepointFormat, type EventLayout, type SocketEventSource } from '../src/attribute/kernel-owners.js';
 import { ProcFs } from '../src/attribute/proc/proc-fs.js';
 import type { ProcessInfo } from '../src/attribute/types.js';
 import { parseIp } from '../src/decode/address.js';
 import { fileURLToPath } from 'node:url';
 
 // The addon's layout (native/src/socket_events.h) and this kernel's format file, copied.
-const LAYOUT: EventLayout = { size: 96, recordFrom: 8, recordBytes: 64, pidAt: 64, uidAt: 72, commAt: 80 };
+const LAYOUT: EventLayout = { size: 104, recordFrom: 8, recordBytes: 64, pidAt: 64, uidAt: 72, commAt: 80, kindAt: 96 };
 const FORMAT = parseTracepointFormat(readFileSync(fileURLToPath(new URL('../../fixtures/tracefs/inet_sock_set_state.format', import.meta.url)), 'utf8'));
 
 test('the tracepoint format gives each field its offset and size', () => {
@@ -75,6 +75,7 @@ function encode(events: FakeEvent[]): Buffer {
     out.writeBigUInt64LE(BigInt(e.pid ?? 0) << 32n | BigInt(e.pid ?? 0), base + LAYOUT.pidAt);
     out.writeBigUInt64LE(BigInt(e.uid ?? 0), base + LAYOUT.uidAt);
     out.write(e.comm ?? '', base + LAYOUT.commAt, 16, 'latin1');
+    out.writeUInt32LE(1, base + LAYOUT.kindAt);
   });
   return out;
 }
@@ -99,7 +100,7 @@ const settle = () => new Promise((resolve) => setImmediate(resolve));
 function owners(source: FakeSource, readProcess: (pid: number) => Promise<ProcessInfo | undefined>, onFound?: () => void, maxConnections?: number) {
   const at = eventOffsets(FORMAT, LAYOUT);
   assert.ok(typeof at === 'object');
-  return new ConnectOwners(source, LAYOUT, at, { readProcess, ...(onFound ? { onFound } : {}), ...(maxConnections ? { maxConnections } : {}) });
+  return new KernelOwners(source, LAYOUT, at, { readProcess, ...(onFound ? { onFound } : {}), ...(maxConnections ? { maxConnections } : {}) });
 }
 
 // connect(): CLOSE → SYN_SENT in the caller (no source port yet); the SYN-ACK: SYN_SENT → ESTABLISHED.
@@ -203,8 +204,8 @@ test('connections remembered are bounded: the least recently made are forgotten'
 const asRoot = process.getuid?.() === 0;
 
 test('the kernel names the process behind a connection that is gone a moment later', { skip: !asRoot && 'needs root (eBPF)' }, async (t) => {
-  const opened = ConnectOwners.open({ readProcess: (pid) => new ProcFs('/proc').readProcess(pid) });
-  if (!(opened instanceof ConnectOwners)) {
+  const opened = KernelOwners.open({ readProcess: (pid) => new ProcFs('/proc').readProcess(pid) });
+  if (!(opened instanceof KernelOwners)) {
     t.skip(`eBPF unavailable here: ${opened.unavailable}`);
     return;
   }
@@ -247,4 +248,40 @@ test('connections completed are handed over once, as socket rows, when their pro
   await settle();
   assert.deepEqual(o.takeLearned().map((l) => [l.socket.localAddress, l.owner.pid]), [['fd00::1', 7]]);
   assert.deepEqual(o.takeLearned(), []);
+});
+
+/** sched_process_exit as the program writes it: no record bytes, the task's pid_tgid, the kind. */
+function exitEvent(pid: number, task: number, kind: 2 | 3): Buffer {
+  const out = Buffer.alloc(LAYOUT.size);
+  out.writeUInt32LE(task, LAYOUT.pidAt);
+  out.writeUInt32LE(pid, LAYOUT.pidAt + 4);
+  out.writeUInt32LE(kind, LAYOUT.kindAt);
+  return out;
+}
+
+test('process ends are reported in a batch per drain; a thread that is not the main one ends nothing', () => {
+  const source = new FakeSource();
+  const batches: number[][] = [];
+  const at = eventOffsets(FORMAT, LAYOUT);
+  assert.ok(typeof at === 'object');
+  const o = new KernelOwners(source, LAYOUT, at, { readProcess: async () => undefined, onExit: (pids) => batches.push(pids) });
+  // Kind 2: the last thread of the process (filtered in the kernel); kind 3: any thread.
+  source.waiting.push(Buffer.concat([exitEvent(100, 105, 2), exitEvent(200, 201, 3), exitEvent(300, 300, 3)]));
+  o.drain();
+  o.drain();
+  assert.deepEqual(batches, [[100, 300]]);
+});
+
+test('the kernel reports the end of a process at once', { skip: !asRoot && 'needs root (eBPF)' }, async (t) => {
+  const exited: number[] = [];
+  const opened = KernelOwners.open({ readProcess: async () => undefined, onExit: (pids) => exited.push(...pids) });
+  if (!(opened instanceof KernelOwners)) {
+    t.skip(`eBPF unavailable here: ${opened.unavailable}`);
+    return;
+  }
+  t.after(() => opened.close());
+  const child = spawn('sleep', ['0.05']);
+  await new Promise((resolve) => child.once('exit', resolve));
+  opened.drain();
+  assert.ok(exited.includes(child.pid!), `pid ${child.pid} among ${exited.length} ends`);
 });

@@ -1,9 +1,12 @@
-// Owners of TCP connections as the kernel makes them: the one case /proc polling cannot
-// serve is a client connection that opens and closes between two reads (an HTTP client
-// hammering a server). An eBPF program in native/ (socket_events.c) reports every TCP state
-// change into or out of SYN_SENT. A connect() enters SYN_SENT in the calling process, so that
-// event names the owner; its source port may still be 0 then, so the owner is joined to the
-// full 4-tuple by the socket's kernel address when the connection leaves SYN_SENT.
+// Socket owners as the kernel reports them, for what /proc polling cannot see between two
+// reads. eBPF programs in native/ (socket_events.c) report:
+// - every TCP state change into or out of SYN_SENT: a client connection that opens and
+//   closes between two reads (an HTTP client hammering a server) is found by it. connect()
+//   enters SYN_SENT in the calling process, so that event names the owner; its source port
+//   may still be 0 then, so the owner is joined to the full 4-tuple by the socket's kernel
+//   address when the connection leaves SYN_SENT;
+// - the end of every process: its sockets may pass to another (a service restarted on the
+//   same port), which the caller learns in time to keep the two apart.
 //
 // Where the kernel cannot do this (no BPF, no tracefs, a PID namespace of its own), open()
 // says why and attribution keeps to /proc.
@@ -21,6 +24,14 @@ const AF_INET = 2;
 const AF_INET6 = 10;
 const TRACEFS_DIRS = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'];
 const EVENT_DIR = join('events', 'sock', 'inet_sock_set_state');
+const EXIT_DIR = join('events', 'sched', 'sched_process_exit');
+// Event kinds and in-kernel filters, as native/src/socket_events.h numbers them.
+const KIND_STATE = 1;
+const KIND_PROCESS_EXIT = 2; // the last thread of a process ended (group_dead)
+const KIND_TASK_EXIT = 3; // a thread ended (kernels without group_dead): its main thread ends the process
+const FILTER_NONE = 0;
+const FILTER_SYN_SENT = 1;
+const FILTER_NONZERO_BYTE = 2;
 /** How long a process read from /proc is trusted for a new connection of the same pid. */
 const PROCESS_FRESH_MS = 1000;
 
@@ -37,6 +48,7 @@ export interface EventLayout {
   pidAt: number;
   uidAt: number;
   commAt: number;
+  kindAt: number;
 }
 
 /** Where the fields sit in an event: the tracepoint's format offsets, less recordFrom. */
@@ -71,17 +83,25 @@ export function eventOffsets(format: Map<string, { offset: number; size: number 
     const field = format.get(name);
     if (!field) return `the tracepoint has no field ${name}`;
     const at = field.offset - layout.recordFrom;
-    if (at < 0 || at + field.size > layout.recordBytes) return `the tracepoint's field ${name} lies outside the bytes copied`;
+    if (at < 0 || at + field.size > copyBytes(format, layout)) return `the tracepoint's field ${name} lies outside the bytes copied`;
     offsets[name] = at;
   }
   return offsets as FieldOffsets;
 }
 
-export interface ConnectOwnersOptions {
+/** The record bytes the program copies: whole 8-byte words within the record (the kernel refuses to attach a program that reads past it). */
+function copyBytes(format: Map<string, { offset: number; size: number }>, layout: EventLayout): number {
+  const end = Math.max(...[...format.values()].map((f) => f.offset + f.size)) - layout.recordFrom;
+  return Math.max(0, Math.min(layout.recordBytes, Math.floor(end / 8) * 8));
+}
+
+export interface KernelOwnersOptions {
   /** Reads a process's name, command line and user (ProcFs.readProcess on /proc). */
   readProcess: (pid: number) => Promise<ProcessInfo | undefined>;
   /** Called when owners became known for connections that were asked about before. */
   onFound?: () => void;
+  /** Called with the pids of processes that ended, a batch per drain. */
+  onExit?: (pids: number[]) => void;
   /** Bound on connections remembered (the least recently made are forgotten). */
   maxConnections?: number;
   now?: () => number;
@@ -99,7 +119,7 @@ export interface LearnedConnection {
   owner: ProcessInfo;
 }
 
-export class ConnectOwners {
+export class KernelOwners {
   /** Connections (4-tuple key, see tupleKey) → the pid that made them. */
   private readonly connections: LRUCache<string, Connecting>;
   /** Sockets in SYN_SENT, by kernel address, until their 4-tuple is complete. */
@@ -117,18 +137,18 @@ export class ConnectOwners {
     private readonly source: SocketEventSource,
     private readonly layout: EventLayout,
     private readonly at: FieldOffsets,
-    private readonly options: ConnectOwnersOptions,
+    private readonly options: KernelOwnersOptions,
   ) {
     this.connections = new LRUCache({ max: options.maxConnections ?? 65_536 });
     this.now = options.now ?? Date.now;
   }
 
   /** Attaches to the kernel, or says in one line why it cannot. */
-  static open(options: ConnectOwnersOptions): ConnectOwners | { unavailable: string } {
+  static open(options: KernelOwnersOptions): KernelOwners | { unavailable: string } {
     const loaded = loadNativeAddon();
     if ('error' in loaded) return { unavailable: `the native addon did not load (${loaded.error.message})` };
     const addon = loaded.addon as {
-      SocketEvents?: new (id: number, oldAt: number, newAt: number) => SocketEventSource;
+      SocketEvents?: new (tracepoints: number[]) => SocketEventSource;
       socketEventLayout?: EventLayout;
       mountTracefs?: (dir: string) => void;
     };
@@ -141,10 +161,15 @@ export class ConnectOwners {
       const format = parseTracepointFormat(readFileSync(join(dir, EVENT_DIR, 'format'), 'utf8'));
       const offsets = eventOffsets(format, addon.socketEventLayout);
       if (typeof offsets === 'string') return { unavailable: offsets };
-      const old = format.get('oldstate')!.offset;
-      const now = format.get('newstate')!.offset;
-      const source = new addon.SocketEvents(id, old, now);
-      return new ConnectOwners(source, addon.socketEventLayout, offsets, options);
+      const tracepoints = [id, KIND_STATE, FILTER_SYN_SENT, format.get('oldstate')!.offset, format.get('newstate')!.offset, copyBytes(format, addon.socketEventLayout)];
+      // Exits are a help, not a need: without them an owner's end is seen at the next read.
+      if (existsSync(join(dir, EXIT_DIR, 'id'))) {
+        const exitId = Number(readFileSync(join(dir, EXIT_DIR, 'id'), 'utf8'));
+        const groupDead = parseTracepointFormat(readFileSync(join(dir, EXIT_DIR, 'format'), 'utf8')).get('group_dead');
+        if (groupDead?.size === 1) tracepoints.push(exitId, KIND_PROCESS_EXIT, FILTER_NONZERO_BYTE, groupDead.offset, 0, 0);
+        else tracepoints.push(exitId, KIND_TASK_EXIT, FILTER_NONE, 0, 0, 0);
+      }
+      return new KernelOwners(new addon.SocketEvents(tracepoints), addon.socketEventLayout, offsets, options);
     } catch (error) {
       return { unavailable: error instanceof Error ? error.message : String(error) };
     }
@@ -166,12 +191,16 @@ export class ConnectOwners {
   drain(): void {
     if (this.closed) return;
     let learned = false;
+    const exited: number[] = [];
     for (let events = this.source.read(); events !== null; events = this.source.read()) {
       for (let at = 0; at + this.layout.size <= events.length; at += this.layout.size) {
-        if (this.take(events, at)) learned = true;
+        const kind = events.readUInt32LE(at + this.layout.kindAt);
+        if (kind === KIND_STATE && this.take(events, at)) learned = true;
+        if (kind === KIND_PROCESS_EXIT || kind === KIND_TASK_EXIT) this.takeExit(events, at, kind, exited);
       }
     }
     if (learned) this.tellIfAsked();
+    if (exited.length > 0) this.options.onExit?.(exited);
   }
 
   /**
@@ -237,6 +266,15 @@ export class ConnectOwners {
     this.learned.push({ socket: row, pid: made.pid });
     if (this.learned.length > this.connections.max) this.learned.shift();
     return this.processes.has(made.pid);
+  }
+
+  /** A process ended (or a thread: then only its main thread's end counts). */
+  private takeExit(events: Buffer, at: number, kind: number, exited: number[]): void {
+    const task = events.readUInt32LE(at + this.layout.pidAt);
+    const pid = events.readUInt32LE(at + this.layout.pidAt + 4);
+    if (kind === KIND_TASK_EXIT && task !== pid) return;
+    exited.push(pid);
+    this.processes.delete(pid);
   }
 
   /** Reads pid's process unless it was read a moment ago; a process already gone keeps what the kernel said. */
