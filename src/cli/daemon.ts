@@ -15,8 +15,8 @@ import { MeterTotals } from '../history/meter-totals.js';
 import { defaultConfigPath, defaultDatabasePath } from '../history/paths.js';
 import { HistoryRecorder, type InterfaceReading } from '../history/recorder.js';
 import { rollUp } from '../history/rollup.js';
-import { startLiveCapture } from './live-capture.js';
-import { parseCidrList, parseDuration, parseEngine } from './options.js';
+import { captureOptions, captureOptionsHelp, liveCaptureOptions, LOCAL_OPTION_HELP, startLiveCapture } from './live-capture.js';
+import { parseDuration } from './options.js';
 import type { CommandIo } from './replay.js';
 import { UsageError } from './usage-error.js';
 
@@ -31,12 +31,8 @@ Records, each minute, the bytes every application sent and received (per user an
 interface) and the kernel's interface counters into a history database, for
 netmeter report. Runs until SIGTERM or Ctrl-C, then writes what is left. See docs/history.md.
 
-  -i, --interface IF   capture on IF (repeatable; default: every interface that is up
-                       and has an address)
-  --filter BPF         capture filter, tcpdump syntax
-  --engine E           native (default when built) or cap: the capture engine
-  --promisc            put the interfaces in promiscuous mode (see other hosts' traffic)
-  --local CIDRS        more addresses to treat as this host's
+${captureOptionsHelp('default: every interface that is up', 'and has an address')}
+${LOCAL_OPTION_HELP}
   --db PATH            the database (default /var/lib/netmeter/netmeter.db as root,
                        else $XDG_STATE_HOME/netmeter/netmeter.db)
   --config PATH        retention settings (default /etc/netmeter/config.json)
@@ -47,11 +43,7 @@ export async function runDaemon(argv: string[], io: CommandIo): Promise<number> 
     args: argv,
     allowPositionals: true,
     options: {
-      interface: { type: 'string', short: 'i', multiple: true, default: [] },
-      filter: { type: 'string' },
-      engine: { type: 'string' },
-      promisc: { type: 'boolean', default: false },
-      local: { type: 'string' },
+      ...captureOptions,
       db: { type: 'string' },
       config: { type: 'string' },
       // Advanced, for tests: write more often than once a minute.
@@ -65,7 +57,7 @@ export async function runDaemon(argv: string[], io: CommandIo): Promise<number> 
   }
   if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
   const flushMs = (parseDuration('flush-interval', values['flush-interval']) ?? 60) * 1000;
-  const localCidrs = values.local === undefined ? [] : parseCidrList(values.local);
+  const captureConfig = liveCaptureOptions(values);
   const context = { uid: process.getuid?.() ?? -1, env: process.env, home: homedir() };
   const config = values.config !== undefined ? loadConfig(values.config, true) : loadConfig(defaultConfigPath(context, existsSync), false);
   const path = values.db ?? defaultDatabasePath(context);
@@ -74,7 +66,7 @@ export async function runDaemon(argv: string[], io: CommandIo): Promise<number> 
   const db = openHistoryForWriting(path);
   let capture: Awaited<ReturnType<typeof startLiveCapture>>;
   try {
-    capture = await startLiveCapture({ interfaces: values.interface, engine: parseEngine(values.engine), promisc: values.promisc, localCidrs, ...(values.filter ? { filter: values.filter } : {}) });
+    capture = await startLiveCapture(captureConfig);
   } catch (error) {
     closeHistory(db);
     throw error;

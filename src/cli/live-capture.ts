@@ -1,6 +1,8 @@
-// What `netmeter` (live) and `netmeter record` share: checking privileges, choosing the
-// interfaces, reading /proc once before the first packet, and starting the capture.
+// What `netmeter` (live), `netmeter record` and `netmeter daemon` share: their capture
+// options, checking privileges, choosing the interfaces, reading /proc once before the
+// first packet, and starting the capture.
 
+import type { ParseArgsConfig } from 'node:util';
 import { Meter } from '../account/meter.js';
 import { LiveAttribution } from '../attribute/live-attribution.js';
 import type { SocketSnapshot } from '../attribute/types.js';
@@ -9,6 +11,7 @@ import { NativeLiveSource, nativeCaptureAvailable } from '../capture/native-sour
 import { resolveCaptureInterfaces } from '../capture/capture-interfaces.js';
 import { hasCapturePrivilege, PrivilegeError } from '../capture/privilege.js';
 import type { Cidr } from '../decode/address.js';
+import { parseCidrList, parseEngine } from './options.js';
 
 /** native: the project's libpcap engine (batches, ~100 ns a packet); cap: the reference. */
 export type CaptureEngine = 'native' | 'cap';
@@ -25,6 +28,39 @@ export interface LiveCaptureOptions {
   onSnapshot?: (snapshot: SocketSnapshot) => void;
   /** Called when a re-read of /proc fails; the last good snapshot stays in use. */
   onProcError?: (error: unknown) => void;
+}
+
+/** The options of every capturing command, to spread into its parseArgs options. */
+export const captureOptions = {
+  interface: { type: 'string', short: 'i', multiple: true, default: [] as string[] },
+  filter: { type: 'string' },
+  engine: { type: 'string' },
+  promisc: { type: 'boolean', default: false },
+  local: { type: 'string' },
+} satisfies ParseArgsConfig['options'];
+
+/**
+ * The help lines of captureOptions but --local (each command places that line itself).
+ * What -i does when not given is in each command's words, a line per argument.
+ */
+export function captureOptionsHelp(...interfaceDefault: string[]): string {
+  return `  -i, --interface IF   capture on IF (repeatable; ${interfaceDefault.join(`\n${' '.repeat(23)}`)})
+  --filter BPF         capture filter, tcpdump syntax
+  --engine E           native (default when built) or cap: the capture engine
+  --promisc            put the interfaces in promiscuous mode (see other hosts' traffic)`;
+}
+
+export const LOCAL_OPTION_HELP = "  --local CIDRS        more addresses to treat as this host's";
+
+/** captureOptions' parsed values, checked: a bad --engine or --local is a one-line UsageError. */
+export function liveCaptureOptions(values: { interface: string[]; filter?: string; engine?: string; promisc: boolean; local?: string }): LiveCaptureOptions {
+  return {
+    interfaces: values.interface,
+    engine: parseEngine(values.engine),
+    promisc: values.promisc,
+    localCidrs: values.local === undefined ? [] : parseCidrList(values.local),
+    ...(values.filter ? { filter: values.filter } : {}),
+  };
 }
 
 export interface LiveCapture {

@@ -8,12 +8,12 @@ import { createElement } from 'react';
 import { render } from 'ink';
 import { RateWindow } from '../account/rate-window.js';
 import { KernelCounterDelta, readKernelCounters } from '../capture/kernel-counters.js';
-import { droppedPackets, startLiveCapture } from './live-capture.js';
+import { captureOptions, captureOptionsHelp, droppedPackets, liveCaptureOptions, LOCAL_OPTION_HELP, startLiveCapture } from './live-capture.js';
 import { buildUsageReport, type UsageReport } from '../present/usage-report.js';
 import { renderUsageTable } from '../present/usage-table.js';
 import { LiveApp } from '../present/live/live-app.js';
 import { LiveFeedStore } from '../present/live/live-feed.js';
-import { parseCidrList, parseDuration, parsePositiveInteger, parseSortKey, parseEngine } from './options.js';
+import { parseDuration, parsePositiveInteger, parseSortKey } from './options.js';
 import type { CommandIo } from './replay.js';
 import { UsageError } from './usage-error.js';
 
@@ -23,11 +23,7 @@ export const LIVE_HELP = `Usage: sudo netmeter [options]
 
 Shows, live, which programs use the network.
 
-  -i, --interface IF   capture on IF (repeatable; default: every interface that is up
-                       and has an address, loopback only when named: -i lo)
-  --filter BPF         capture filter, tcpdump syntax
-  --engine E           native (default when built) or cap: the capture engine
-  --promisc            put the interfaces in promiscuous mode (see other hosts' traffic)
+${captureOptionsHelp('default: every interface that is up', 'and has an address, loopback only when named: -i lo')}
   --interval D         refresh every D (default 1s)
   --once               print one report after one interval and exit
   --duration D         run for D (30s, 5m, 1h), then print the totals over the whole run
@@ -35,7 +31,7 @@ Shows, live, which programs use the network.
   --jsonl              print one JSON document per interval
   --sort KEY           sent, received or total
   --top N              only the N largest rows (tables)
-  --local CIDRS        more addresses to treat as this host's
+${LOCAL_OPTION_HELP}
 `;
 
 export async function runLive(argv: string[], io: CommandIo & { isTTY: boolean }): Promise<number> {
@@ -43,10 +39,7 @@ export async function runLive(argv: string[], io: CommandIo & { isTTY: boolean }
     args: argv,
     allowPositionals: true,
     options: {
-      interface: { type: 'string', short: 'i', multiple: true, default: [] },
-      filter: { type: 'string' },
-      engine: { type: 'string' },
-      promisc: { type: 'boolean', default: false },
+      ...captureOptions,
       interval: { type: 'string' },
       once: { type: 'boolean', default: false },
       duration: { type: 'string' },
@@ -54,7 +47,6 @@ export async function runLive(argv: string[], io: CommandIo & { isTTY: boolean }
       jsonl: { type: 'boolean', default: false },
       sort: { type: 'string' },
       top: { type: 'string' },
-      local: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -68,7 +60,7 @@ export async function runLive(argv: string[], io: CommandIo & { isTTY: boolean }
   const durationSeconds = parseDuration('duration', values.duration) ?? (values.once ? intervalSeconds : undefined);
   const sort = parseSortKey(values.sort);
   const top = parsePositiveInteger('top', values.top);
-  const localCidrs = values.local === undefined ? [] : parseCidrList(values.local);
+  const capture = liveCaptureOptions(values);
   const interactive = io.isTTY && !values.json && !values.jsonl && durationSeconds === undefined;
   // A failed re-read of /proc is said once per kind of failure, off the interactive screen.
   const warned = new Set<string>();
@@ -78,14 +70,7 @@ export async function runLive(argv: string[], io: CommandIo & { isTTY: boolean }
     warned.add(message);
     io.stderr.write(`netmeter: warning: reading /proc failed, owners may be missing: ${message}\n`);
   };
-  const { devices, meter, attribution, source } = await startLiveCapture({
-    interfaces: values.interface,
-    engine: parseEngine(values.engine),
-    promisc: values.promisc,
-    localCidrs,
-    onProcError: warn,
-    ...(values.filter ? { filter: values.filter } : {}),
-  });
+  const { devices, meter, attribution, source } = await startLiveCapture({ ...capture, onProcError: warn });
 
   const kernel = new Map(devices.map((d) => [d, new KernelCounterDelta()]));
   const rates = new RateWindow();

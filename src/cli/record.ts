@@ -8,9 +8,9 @@ import { serializeSocketSnapshot } from '../attribute/socket-snapshot.js';
 import type { SocketSnapshot } from '../attribute/types.js';
 import { buildUsageReport } from '../present/usage-report.js';
 import { renderUsageTable } from '../present/usage-table.js';
-import { parseCidrList, parseDuration, parseEngine } from './options.js';
+import { parseDuration } from './options.js';
 import type { CommandIo } from './replay.js';
-import { startLiveCapture } from './live-capture.js';
+import { captureOptions, captureOptionsHelp, liveCaptureOptions, LOCAL_OPTION_HELP, startLiveCapture } from './live-capture.js';
 import { UsageError } from './usage-error.js';
 
 export const RECORD_HELP = `Usage: sudo netmeter record -o FILE.pcapng [options]
@@ -18,12 +18,9 @@ export const RECORD_HELP = `Usage: sudo netmeter record -o FILE.pcapng [options]
 Captures to a pcapng file that also holds which process owned each socket.
 
   -o, --output FILE    where to write (pcapng)
-  -i, --interface IF   capture on IF (repeatable; default as for the live view)
-  --filter BPF         capture filter, tcpdump syntax
-  --engine E           native (default when built) or cap: the capture engine
-  --promisc            put the interfaces in promiscuous mode (see other hosts' traffic)
+${captureOptionsHelp('default as for the live view')}
   --duration D         stop after D (30s, 5m); otherwise at Ctrl-C
-  --local CIDRS        more addresses to treat as this host's
+${LOCAL_OPTION_HELP}
 `;
 
 export async function runRecord(argv: string[], io: CommandIo): Promise<number> {
@@ -32,12 +29,8 @@ export async function runRecord(argv: string[], io: CommandIo): Promise<number> 
     allowPositionals: true,
     options: {
       output: { type: 'string', short: 'o' },
-      interface: { type: 'string', short: 'i', multiple: true, default: [] },
-      filter: { type: 'string' },
-      engine: { type: 'string' },
-      promisc: { type: 'boolean', default: false },
+      ...captureOptions,
       duration: { type: 'string' },
-      local: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -48,6 +41,7 @@ export async function runRecord(argv: string[], io: CommandIo): Promise<number> 
   if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
   if (!values.output) throw new UsageError('record needs an output file: -o FILE.pcapng');
   const durationSeconds = parseDuration('duration', values.duration);
+  const capture = liveCaptureOptions(values);
 
   // Snapshots taken before the writer exists (the first one) wait here, so none is lost.
   const waiting: SocketSnapshot[] = [];
@@ -58,14 +52,7 @@ export async function runRecord(argv: string[], io: CommandIo): Promise<number> 
     const w = writer;
     writes = writes.then(() => w.writeAttachment(serializeSocketSnapshot(snapshot)));
   };
-  const { devices, meter, attribution, source } = await startLiveCapture({
-    interfaces: values.interface,
-    engine: parseEngine(values.engine),
-    promisc: values.promisc,
-    localCidrs: values.local === undefined ? [] : parseCidrList(values.local),
-    ...(values.filter ? { filter: values.filter } : {}),
-    onSnapshot: embed,
-  });
+  const { devices, meter, attribution, source } = await startLiveCapture({ ...capture, onSnapshot: embed });
   writer = new PcapngWriter(values.output);
   for (const snapshot of waiting.splice(0)) embed(snapshot);
 
