@@ -70,10 +70,10 @@ async function settle(app: { frames: string[] }, framesBefore: number): Promise<
   await tick();
 }
 
-async function start(frame: LiveFrame = laptopFrame(), size?: { columns: number; rows?: number }) {
+async function start(frame: LiveFrame = laptopFrame(), size?: { columns: number; rows?: number }, ownersFrom?: string) {
   const feed = new LiveFeedStore(frame);
   const calls = { quit: 0, pauses: [] as boolean[] };
-  const app = render(<LiveApp feed={feed} onQuit={() => calls.quit++} onPauseChange={(paused) => calls.pauses.push(paused)} />);
+  const app = render(<LiveApp feed={feed} onQuit={() => calls.quit++} onPauseChange={(paused) => calls.pauses.push(paused)} {...(ownersFrom ? { ownersFrom } : {})} />);
   if (size) {
     Object.defineProperty(app.stdout, 'columns', { value: size.columns, configurable: true });
     if (size.rows) Object.defineProperty(app.stdout, 'rows', { value: size.rows, configurable: true });
@@ -323,6 +323,14 @@ test('? toggles the help overlay', async () => {
   await press('?');
   assert.ok(!screen().includes('sort by upload'));
   assert.equal(pidOrder(screen()).length, 5);
+  app.unmount();
+});
+
+test('the help overlay says where owners come from, and why not from the kernel', async () => {
+  const { app, screen, press } = await start(laptopFrame(), undefined, '/proc only (kernel events unavailable: cannot load the BPF program: Operation not permitted)');
+  assert.ok(!screen().includes('Owners from'), 'only on the help screen');
+  await press('?');
+  assert.match(screen(), /Owners from \/proc only \(kernel events unavailable: cannot load the BPF program/);
   app.unmount();
 });
 

@@ -80,6 +80,8 @@ export async function startLiveCapture(options: LiveCaptureOptions): Promise<Liv
       meter?.attributeUnknown();
       options.onSnapshot?.(snapshot);
     },
+    // The kernel named owners a packet asked for before: credit those records now.
+    onOwnersFound: () => meter?.attributeUnknown(),
     ...(options.onProcError ? { onError: options.onProcError } : {}),
   });
   meter = new Meter(attribution);

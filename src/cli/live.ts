@@ -11,6 +11,7 @@ import { KernelCounterDelta, readKernelCounters } from '../capture/kernel-counte
 import { captureOptions, captureOptionsHelp, droppedPackets, liveCaptureOptions, LOCAL_OPTION_HELP, startLiveCapture } from './live-capture.js';
 import { buildUsageReport, type UsageReport } from '../present/usage-report.js';
 import { renderUsageTable } from '../present/usage-table.js';
+import type { LiveAttribution } from '../attribute/live-attribution.js';
 import { LiveApp } from '../present/live/live-app.js';
 import { LiveFeedStore } from '../present/live/live-feed.js';
 import { parseDuration, parsePositiveInteger, parseSortKey } from './options.js';
@@ -139,7 +140,7 @@ export async function runLive(argv: string[], io: CommandIo & { isTTY: boolean }
   const feed = new LiveFeedStore({ report: firstReport, elapsedSeconds: 0, intervalSeconds });
   let ink: ReturnType<typeof render> | undefined;
   if (interactive) {
-    ink = render(createElement(LiveApp, { feed, onQuit: stop, initialState: { sort: sort === 'sent' ? 'upload' : sort === 'received' ? 'download' : 'total' } }), { exitOnCtrlC: false });
+    ink = render(createElement(LiveApp, { feed, onQuit: stop, initialState: { sort: sort === 'sent' ? 'upload' : sort === 'received' ? 'download' : 'total' }, ownersFrom: ownersFrom(attribution) }), { exitOnCtrlC: false });
   }
   // Reports every interval only when someone sees them: with --json/--duration alone only
   // the last one is printed, and building one for 100,000 connections each second costs
@@ -175,4 +176,10 @@ export async function runLive(argv: string[], io: CommandIo & { isTTY: boolean }
   }
   if (failure) throw failure;
   return 0;
+}
+
+/** For the help screen: where owners come from, and why not the kernel when it is not. */
+function ownersFrom(attribution: LiveAttribution): string {
+  const why = attribution.connectEventsUnavailable;
+  return why === undefined ? '/proc and kernel events (eBPF: connects, process ends)' : `/proc only (kernel events unavailable: ${why})`;
 }

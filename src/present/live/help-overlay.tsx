@@ -1,4 +1,4 @@
-// The key list shown in place of the table while '?' is on.
+// The key list shown in place of the table while '?' is on, and how owners are found.
 
 import { Box, Text } from 'ink';
 
@@ -17,7 +17,7 @@ export const HELP_KEYS: ReadonlyArray<readonly [string, string]> = [
   ['q', 'quit'],
 ];
 
-export function HelpOverlay({ height }: { height: number }) {
+export function HelpOverlay({ height, ownersFrom }: { height: number; ownersFrom?: string }) {
   return (
     <Box flexDirection="column" height={Math.max(1, height)} overflow="hidden">
       <Text bold wrap="truncate-end">
@@ -33,6 +33,7 @@ export function HelpOverlay({ height }: { height: number }) {
           <Text wrap="truncate-end">{meaning}</Text>
         </Box>
       ))}
+      {ownersFrom ? <Text wrap="truncate-end">Owners from {ownersFrom}</Text> : null}
     </Box>
   );
 }

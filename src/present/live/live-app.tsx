@@ -25,6 +25,8 @@ export interface LiveAppProps {
   onPauseChange?: (paused: boolean) => void;
   /** Settings to start with (tests, or a command-line default such as --sort). */
   initialState?: Partial<LiveState>;
+  /** How owners are found, for the help screen (e.g. "/proc and kernel events"). */
+  ownersFrom?: string;
 }
 
 const DEFAULT_COLUMNS = 80;
@@ -53,7 +55,7 @@ function viewTitle(state: LiveState): string {
   return state.detail ? `connections of ${state.detail.pid}` : state.view;
 }
 
-export function LiveApp({ feed, onQuit, onPauseChange, initialState }: LiveAppProps) {
+export function LiveApp({ feed, onQuit, onPauseChange, initialState, ownersFrom }: LiveAppProps) {
   // Bound here so a feed may implement LiveFeed with plain methods.
   const subscribe = useCallback((listener: () => void) => feed.subscribe(listener), [feed]);
   const current = useCallback(() => feed.current(), [feed]);
@@ -89,7 +91,7 @@ export function LiveApp({ feed, onQuit, onPauseChange, initialState }: LiveAppPr
 
   let body: ReactElement;
   if (state.help) {
-    body = <HelpOverlay height={height + 1} />;
+    body = <HelpOverlay height={height + 1} {...(ownersFrom ? { ownersFrom } : {})} />;
   } else if (state.detail) {
     body = <ConnectionTable rows={connectionRows(report, options, state.detail.pid)} settings={settings} showOwner={false} />;
   } else if (state.view === 'processes') {
