@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "napi_util.h"
 #include "live_capture.h"
 #include "live_capture_napi.h"
 
@@ -33,11 +34,6 @@ typedef struct {
   int hook_added;
   int hook_ran;
 } binding;
-
-#define CHECK(call) \
-  do { \
-    if ((call) != napi_ok) return NULL; \
-  } while (0)
 
 static void on_env_cleanup(void *arg);
 
@@ -253,14 +249,7 @@ static napi_value construct(napi_env env, napi_callback_info info) {
 }
 
 static binding *unwrap(napi_env env, napi_callback_info info) {
-  napi_value self;
-  void *data = NULL;
-  if (napi_get_cb_info(env, info, NULL, NULL, &self, NULL) != napi_ok) return NULL;
-  if (napi_unwrap(env, self, &data) != napi_ok || data == NULL) {
-    napi_throw_type_error(env, NULL, "not a LiveCapture");
-    return NULL;
-  }
-  return data;
+  return unwrap_this(env, info, "LiveCapture");
 }
 
 static int set_string(napi_env env, napi_value object, const char *key, const char *text) {

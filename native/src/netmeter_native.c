@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "napi_util.h"
 #include "live_capture_napi.h"
 #include "socket_events_napi.h"
 #include "socket_owners.h"
@@ -36,13 +37,9 @@ static const char *errno_code(int error) {
   }
 }
 
-/* On a failed N-API call the helpers return NULL; the caller then settles the promise with
- * whatever exception is pending, so a walk never leaves its promise hanging. */
-#define CHECK(call) \
-  do { \
-    if ((call) != napi_ok) return NULL; \
-  } while (0)
-
+/* With CHECK (napi_util.h) the helpers below return NULL on a failed N-API call; the caller
+ * then settles the promise with whatever exception is pending, so a walk never leaves its
+ * promise hanging. */
 static napi_value make_walk_error(napi_env env, const walk_job *job) {
   int error = job->result.error;
   const char *reason = strerror(error); /* main thread: strerror's static buffer is safe */

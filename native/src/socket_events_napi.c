@@ -11,16 +11,12 @@
 #include <string.h>
 #include <sys/mount.h>
 
+#include "napi_util.h"
 #include "socket_events.h"
 #include "socket_events_napi.h"
 
 #define READ_CAPACITY (SOCKET_EVENT_SIZE * 4096)
 #define VERIFIER_LOG_BYTES 16384
-
-#define CHECK(call) \
-  do { \
-    if ((call) != napi_ok) return NULL; \
-  } while (0)
 
 typedef struct {
   socket_events *events;
@@ -123,14 +119,7 @@ static napi_value construct(napi_env env, napi_callback_info info) {
 }
 
 static binding *unwrap(napi_env env, napi_callback_info info) {
-  napi_value self;
-  void *data = NULL;
-  if (napi_get_cb_info(env, info, NULL, NULL, &self, NULL) != napi_ok) return NULL;
-  if (napi_unwrap(env, self, &data) != napi_ok || data == NULL) {
-    napi_throw_type_error(env, NULL, "not a SocketEvents");
-    return NULL;
-  }
-  return data;
+  return unwrap_this(env, info, "SocketEvents");
 }
 
 /* read(): a Buffer of whole events (SOCKET_EVENT_SIZE bytes each), or null when none wait
