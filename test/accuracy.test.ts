@@ -1,5 +1,5 @@
-// A short run of the ground-truth accuracy harness (test/harness/accuracy/run.mjs): the
-// long-transfer workload (one TCP connection each way over IPv4 and IPv6, between two network
+// Short runs of the ground-truth accuracy harness (test/harness/accuracy/run.mjs): the
+// short-lived client connections (below), and the long-transfer workload (one TCP connection each way over IPv4 and IPv6, between two network
 // namespaces the harness creates) observed by netmeter, nethogs and tcpdump at once. Every
 // byte tcpdump saw belongs to the process the workloads say owns the socket; netmeter must
 // credit at least 99% of them to that process. The full run, its table and what it found are
@@ -11,6 +11,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { KernelOwners } from '../src/attribute/kernel-owners.js';
 import { CLI, REPO_ROOT } from './support/run-cli.js';
 import { liveSkipReason, tempDir } from './support/live-harness.js';
 
@@ -64,6 +65,31 @@ test('accuracy: netmeter credits >= 99% of a long transfer\'s bytes to the right
       assert.ok(Math.abs(i.rxBytes - i.kernelRxBytes) <= Math.max(1000, i.kernelRxBytes * 0.005), `rx: captured ${i.rxBytes} vs kernel ${i.kernelRxBytes}`);
       assert.ok(Math.abs(i.txBytes - i.kernelTxBytes) <= Math.max(1000, i.kernelTxBytes * 0.005), `tx: captured ${i.txBytes} vs kernel ${i.kernelTxBytes}`);
     }
+  } finally {
+    tmp.remove();
+  }
+});
+
+test('accuracy: short-lived client connections (tens of ms each) keep their owner: >= 99.5% to the right process', { skip, timeout: 90_000 }, async (t) => {
+  // /proc polling alone cannot see them (9% in docs/accuracy.md); the kernel's connect events do.
+  const kernel = KernelOwners.open({ readProcess: async () => undefined });
+  if (!(kernel instanceof KernelOwners)) {
+    t.skip(`kernel events unavailable here: ${kernel.unavailable}`);
+    return;
+  }
+  kernel.close();
+  const tmp = tempDir('accuracy-short');
+  try {
+    const out = path.join(tmp.dir, 'accuracy.json');
+    await execFileP(process.execPath, [HARNESS, '--workloads', 'short-tcp-client', '--quick', '--netmeter', CLI,
+      '--prefix', `nm-accs${process.pid}`, '--json', out], { cwd: REPO_ROOT, timeout: 80_000, maxBuffer: 16 << 20 });
+    const { results } = JSON.parse(readFileSync(out, 'utf8')) as { results: WorkloadResult[] };
+    const r = results.find((x) => x.name === 'short-tcp-client');
+    assert.ok(r, 'the short-tcp-client workload ran');
+    assert.ok(r.reference.trueBytes > 100_000, `the reference capture holds the connections (${r.reference.trueBytes} B)`);
+    const share = (s: Score) => `${(s.rightShare * 100).toFixed(2)}%`;
+    t.diagnostic(`right process: netmeter ${share(r.netmeter)} (per connection ${share(r.netmeterConn)}), nethogs ${r.nethogs ? share(r.nethogs) : 'n/a'}`);
+    assert.ok(r.netmeter.rightShare >= 0.995, `netmeter credited ${share(r.netmeter)} to the right process (wrong ${r.netmeter.wrongShare}, unknown ${r.netmeter.unknownShare}, missed ${r.netmeter.missedShare})`);
   } finally {
     tmp.remove();
   }

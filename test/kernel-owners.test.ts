@@ -285,3 +285,26 @@ test('the kernel reports the end of a process at once', { skip: !asRoot && 'need
   opened.drain();
   assert.ok(exited.includes(child.pid!), `pid ${child.pid} among ${exited.length} ends`);
 });
+
+test("a process's end keeps the owner of its connections; a new process on the same pid is read afresh", async () => {
+  const source = new FakeSource();
+  const reused: ProcessInfo = { pid: 42, name: 'wget', cmdline: 'wget', user: 'bob', uid: 1001, startTime: 999 };
+  let reads = 0;
+  const at = eventOffsets(FORMAT, LAYOUT);
+  assert.ok(typeof at === 'object');
+  const o = new KernelOwners(source, LAYOUT, at, { readProcess: async () => (++reads === 1 ? process42 : reused) });
+  source.push(connect(1n, 42), established(1n, '198.18.0.1', 40000, '198.18.0.2', 80));
+  o.drain();
+  await settle();
+  // The process ends while packets of its connection are still to be accounted.
+  source.waiting.push(exitEvent(42, 42, 2));
+  o.drain();
+  assert.deepEqual(o.owner('198.18.0.1', 40000, '198.18.0.2', 80), process42);
+  // The pid comes back as another program at once (well within the re-read period).
+  source.push(connect(2n, 42, 'wget'), established(2n, '198.18.0.1', 40001, '198.18.0.2', 80));
+  o.drain();
+  await settle();
+  assert.equal(reads, 2);
+  assert.deepEqual(o.owner('198.18.0.1', 40001, '198.18.0.2', 80), reused);
+  assert.deepEqual(o.owner('198.18.0.1', 40000, '198.18.0.2', 80), process42, 'the earlier connection stays with the process that made it');
+});

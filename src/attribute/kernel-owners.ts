@@ -107,10 +107,19 @@ export interface KernelOwnersOptions {
   now?: () => number;
 }
 
+/**
+ * A process as read when it connected. Connections hold their own reference, so a process
+ * read again later (its pid reused after it ended) never changes who made earlier ones.
+ */
+interface ProcessEntry {
+  info: ProcessInfo | undefined; // undefined while the first read is under way
+  readAt: number;
+  ended: boolean;
+}
+
 interface Connecting {
-  pid: number;
   uid: number;
-  comm: string;
+  process: ProcessEntry;
 }
 
 /** A connection the kernel reported, as a /proc row would show it, with its owner. */
@@ -124,10 +133,10 @@ export class KernelOwners {
   private readonly connections: LRUCache<string, Connecting>;
   /** Sockets in SYN_SENT, by kernel address, until their 4-tuple is complete. */
   private readonly connecting = new LRUCache<bigint, Connecting>({ max: 65_536 });
-  private readonly processes = new LRUCache<number, { info: ProcessInfo; readAt: number }>({ max: 4096 });
-  private readonly reading = new Map<number, Promise<void>>();
+  /** The latest read of each pid that connected. */
+  private readonly processes = new LRUCache<number, ProcessEntry>({ max: 4096 });
   /** Connections completed since the last takeLearned(), oldest first. */
-  private learned: Array<{ socket: SocketEntry; pid: number }> = [];
+  private learned: Array<{ socket: SocketEntry; process: ProcessEntry }> = [];
   private readonly now: () => number;
   /** An owner() call found nothing since the last onFound: worth telling when one appears. */
   private asked = false;
@@ -182,7 +191,7 @@ export class KernelOwners {
   owner(localAddress: string, localPort: number, remoteAddress: string, remotePort: number): ProcessInfo | undefined {
     this.drain();
     const made = this.connections.get(tupleKey(localAddress, localPort, remoteAddress, remotePort));
-    const info = made && this.processes.get(made.pid)?.info;
+    const info = made?.process.info;
     if (!info) this.asked = true;
     return info;
   }
@@ -213,7 +222,7 @@ export class KernelOwners {
     const ready: LearnedConnection[] = [];
     const waiting: typeof this.learned = [];
     for (const entry of this.learned) {
-      const owner = this.processes.get(entry.pid)?.info;
+      const owner = entry.process.info;
       if (owner) ready.push({ socket: entry.socket, owner });
       else waiting.push(entry);
     }
@@ -237,8 +246,7 @@ export class KernelOwners {
       const pid = Number(events.readBigUInt64LE(at + layout.pidAt) >> 32n);
       const uid = events.readUInt32LE(at + layout.uidAt);
       const comm = events.toString('latin1', at + layout.commAt, at + layout.commAt + 16).replace(/\0[^]*$/, '');
-      this.connecting.set(socket, { pid, uid, comm });
-      this.readProcess(pid, uid, comm);
+      this.connecting.set(socket, { uid, process: this.processOf(pid, uid, comm) });
       return false;
     }
     // Leaving SYN_SENT: established (the tuple is now whole) or refused/timed out.
@@ -263,9 +271,9 @@ export class KernelOwners {
     const remotePort = events.readUInt16LE(at + o.dport);
     this.connections.set(tupleKey(local, localPort, remote, remotePort), made);
     const row: SocketEntry = { protocol: 'tcp', localAddress: local, localPort, remoteAddress: remote, remotePort, inode: 0, uid: made.uid, state: TCP_ESTABLISHED };
-    this.learned.push({ socket: row, pid: made.pid });
+    this.learned.push({ socket: row, process: made.process });
     if (this.learned.length > this.connections.max) this.learned.shift();
-    return this.processes.has(made.pid);
+    return made.process.info !== undefined;
   }
 
   /** A process ended (or a thread: then only its main thread's end counts). */
@@ -274,23 +282,33 @@ export class KernelOwners {
     const pid = events.readUInt32LE(at + this.layout.pidAt + 4);
     if (kind === KIND_TASK_EXIT && task !== pid) return;
     exited.push(pid);
-    this.processes.delete(pid);
+    // Its connections keep naming it (their packets may still be on the way); a new
+    // process that gets the pid is read afresh.
+    const known = this.processes.get(pid);
+    if (known) known.ended = true;
   }
 
-  /** Reads pid's process unless it was read a moment ago; a process already gone keeps what the kernel said. */
-  private readProcess(pid: number, uid: number, comm: string): void {
+  /**
+   * The process behind pid: the last read if it is recent and the process has not ended,
+   * else a fresh read (which starts with the last one's answer while the process lives). A
+   * process already gone when read keeps what the kernel said of it.
+   */
+  private processOf(pid: number, uid: number, comm: string): ProcessEntry {
     const known = this.processes.get(pid);
-    if ((known && this.now() - known.readAt < PROCESS_FRESH_MS) || this.reading.has(pid)) return;
-    const reading = this.options
+    const alive = known !== undefined && !known.ended;
+    if (alive && (known.info === undefined || this.now() - known.readAt < PROCESS_FRESH_MS)) return known;
+    const entry: ProcessEntry = { info: alive ? known.info : undefined, readAt: this.now(), ended: false };
+    this.processes.set(pid, entry);
+    void this.options
       .readProcess(pid)
       .catch(() => undefined)
       .then((info) => {
-        this.reading.delete(pid);
         if (this.closed) return;
-        this.processes.set(pid, { info: info ?? { pid, name: comm, cmdline: '', user: null, uid }, readAt: this.now() });
+        entry.info = info ?? { pid, name: comm, cmdline: '', user: null, uid };
+        entry.readAt = this.now();
         this.tellIfAsked();
       });
-    this.reading.set(pid, reading);
+    return entry;
   }
 
   private tellIfAsked(): void {

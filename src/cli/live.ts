@@ -167,9 +167,11 @@ export async function runLive(argv: string[], io: CommandIo & { isTTY: boolean }
   process.off('SIGTERM', onSignal);
   ink?.unmount();
   await source.close();
-  attribution.close();
   let failure: unknown;
   await pump.catch((error: unknown) => (failure = error));
+  // The last packets may belong to connections whose owners the kernel named meanwhile.
+  meter.attributeUnknown();
+  attribution.close();
   if (!interactive && !values.jsonl && durationSeconds !== undefined) {
     const report = await tick(true);
     io.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : renderUsageTable(report, { sort, ...(top ? { top } : {}) }));
