@@ -106,7 +106,9 @@ test('connections known only from the kernel join the snapshot as rows with inod
   const curl: ProcessInfo = { pid: 42, name: 'curl', cmdline: 'curl', user: 'root', uid: 0 };
   const row = (port: number) => ({ protocol: 'tcp' as const, localAddress: '198.18.0.1', localPort: port, remoteAddress: '198.18.0.2', remotePort: 80, inode: 0, uid: 0, state: 1 });
   const inodes = { next: 2 ** 32 };
-  const joined = withLearnedConnections(base, [{ socket: row(40000), owner: curl }, { socket: row(40001), owner: curl }, { socket: row(40002), owner: curl }], inodes);
+  // Another network namespace's connection (the kernel reports all of them): not ours.
+  const elsewhere = { socket: { ...row(40003), localAddress: '198.18.0.2', remoteAddress: '198.18.0.1' }, owner: curl };
+  const joined = withLearnedConnections(base, [{ socket: row(40000), owner: curl }, { socket: row(40001), owner: curl }, elsewhere, { socket: row(40002), owner: curl }], inodes);
   // 40000 is in /proc's tables already: /proc's row and owner stand.
   assert.deepEqual(joined.sockets.map((s) => [s.localPort, s.inode]), [[40000, 10 + 40000], [40001, 2 ** 32], [40002, 2 ** 32 + 1]]);
   assert.deepEqual(joined.owners.slice(1), [[2 ** 32, [42]], [2 ** 32 + 1, [42]]]);
@@ -116,5 +118,6 @@ test('connections known only from the kernel join the snapshot as rows with inod
   const resolver = new SocketResolver(parseSocketSnapshot(serializeSocketSnapshot(joined), 'embedded'));
   assert.equal(resolver.resolve('tcp', '198.18.0.1', 40001, '198.18.0.2', 80)?.name, 'curl');
   assert.equal(resolver.resolve('tcp', '198.18.0.1', 40000, '198.18.0.2', 80)?.pid, 5);
+  assert.equal(resolver.isLocal('198.18.0.2'), false, "the other namespace's address stays remote");
   assert.equal(withLearnedConnections(base, [], inodes), base);
 });

@@ -174,17 +174,20 @@ export class LiveAttribution implements Attribution {
 /**
  * The snapshot plus the connections the kernel reported that /proc did not list (they closed
  * before the read), each as a socket row with a made-up inode and its owner: so the resolver
- * and a recording's embedded snapshots know them like any other socket.
+ * and a recording's embedded snapshots know them like any other socket. Only connections
+ * from one of the snapshot's addresses: the kernel reports every network namespace's, and
+ * another namespace's client must not make its address (and so its bytes) ours.
  */
 export function withLearnedConnections(snapshot: SocketSnapshot, learned: LearnedConnection[], inodes: { next: number }): SocketSnapshot {
   if (learned.length === 0) return snapshot;
   const listed = new Set(snapshot.sockets.filter((s) => s.protocol === 'tcp').map(tupleText));
+  const ours = new Set(snapshot.localAddresses.map((a) => unmapIpv4(a) ?? a));
   const pids = new Set(snapshot.processes.map((p) => p.pid));
   const sockets = [...snapshot.sockets];
   const owners = [...snapshot.owners];
   const processes = [...snapshot.processes];
   for (const { socket, owner } of learned) {
-    if (listed.has(tupleText(socket))) continue;
+    if (listed.has(tupleText(socket)) || !ours.has(unmapIpv4(socket.localAddress) ?? socket.localAddress)) continue;
     const inode = inodes.next++;
     sockets.push({ ...socket, inode });
     owners.push([inode, [owner.pid]]);
