@@ -59,6 +59,7 @@ test('accuracy: netmeter credits >= 99% of a long transfer\'s bytes to the right
     t.diagnostic(`right process: netmeter ${share(r.netmeter)} (per connection ${share(r.netmeterConn)}), nethogs ${r.nethogs ? share(r.nethogs) : 'n/a'}`);
     assert.ok(r.netmeter.rightShare >= 0.99, `netmeter credited ${share(r.netmeter)} to the right process (wrong ${r.netmeter.wrongShare}, unknown ${r.netmeter.unknownShare}, missed ${r.netmeter.missedShare})`);
     assert.ok(r.netmeterConn.rightShare >= 0.99, `per connection record: ${share(r.netmeterConn)}`);
+    assert.ok(r.netmeter.wrongShare <= 0.01, `netmeter credited ${(r.netmeter.wrongShare * 100).toFixed(2)}% to a wrong process`);
     // netmeter's own capture against the kernel's counters over the same run.
     const i = r.interface;
     if (i.kernelRxBytes !== undefined && i.kernelTxBytes !== undefined) {
@@ -90,6 +91,8 @@ test('accuracy: short-lived client connections (tens of ms each) keep their owne
     const share = (s: Score) => `${(s.rightShare * 100).toFixed(2)}%`;
     t.diagnostic(`right process: netmeter ${share(r.netmeter)} (per connection ${share(r.netmeterConn)}), nethogs ${r.nethogs ? share(r.nethogs) : 'n/a'}`);
     assert.ok(r.netmeter.rightShare >= 0.995, `netmeter credited ${share(r.netmeter)} to the right process (wrong ${r.netmeter.wrongShare}, unknown ${r.netmeter.unknownShare}, missed ${r.netmeter.missedShare})`);
+    // Bytes counted for a process that does not own them (e.g. a client in another namespace) are not "right" twice over.
+    assert.ok(r.netmeter.wrongShare <= 0.005, `netmeter credited ${(r.netmeter.wrongShare * 100).toFixed(2)}% to a wrong process`);
   } finally {
     tmp.remove();
   }
