@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { LiveAttribution, withLearnedConnections } from '../src/attribute/live-attribution.js';
 import { parseSocketSnapshot, serializeSocketSnapshot } from '../src/attribute/socket-snapshot.js';
 import { SocketResolver } from '../src/attribute/socket-resolver.js';
@@ -120,4 +121,18 @@ test('connections known only from the kernel join the snapshot as rows with inod
   assert.equal(resolver.resolve('tcp', '198.18.0.1', 40000, '198.18.0.2', 80)?.pid, 5);
   assert.equal(resolver.isLocal('198.18.0.2'), false, "the other namespace's address stays remote");
   assert.equal(withLearnedConnections(base, [], inodes), base);
+});
+
+test('process ends reach the caller from the kernel, in batches', { skip: process.getuid?.() !== 0 && 'needs root (eBPF)' }, async (t) => {
+  const batches: number[][] = [];
+  const a = new LiveAttribution({ takeSnapshot: async () => snapshot(1, 1), onProcessesEnded: (pids) => batches.push(pids) });
+  t.after(() => a.close());
+  if (a.connectEventsUnavailable) {
+    t.skip(`kernel events unavailable here: ${a.connectEventsUnavailable}`);
+    return;
+  }
+  const children = [spawn('true'), spawn('true')];
+  await Promise.all(children.map((c) => new Promise((resolve) => c.once('exit', resolve))));
+  for (let i = 0; i < 50 && !children.every((c) => batches.flat().includes(c.pid!)); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.ok(children.every((c) => batches.flat().includes(c.pid!)), `both ends seen in ${JSON.stringify(batches)}`);
 });

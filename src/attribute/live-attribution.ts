@@ -28,12 +28,18 @@ export interface LiveAttributionOptions {
   connectEvents?: boolean;
   /** Called when the kernel named the owners of connections asked about before, e.g. to credit waiting records. */
   onOwnersFound?: () => void;
-  /** Called with the pids of processes that ended (from the kernel, as they end). */
+  /** Called with the pids of processes that ended (from the kernel), in batches at most every ENDS_MS. */
   onProcessesEnded?: (pids: number[]) => void;
 }
 
 /** How often the kernel's connect events are taken when no packet asks first. */
 const CONNECT_EVENTS_MS = 10;
+/**
+ * How long process ends are gathered before they are passed on: each batch may cost the
+ * caller a pass over its records, and a port that passes to a new process is rarely reused
+ * within this time.
+ */
+const ENDS_MS = 100;
 /** Above any inode the kernel hands out (32 bits), so a made-up one never names a real socket. */
 const LEARNED_INODE_BASE = 2 ** 32;
 
@@ -54,6 +60,8 @@ export class LiveAttribution implements Attribution {
   /** Inodes given to connections known only from the kernel (see withLearnedConnections). */
   private readonly learnedInodes = { next: LEARNED_INODE_BASE };
   private connectTimer: NodeJS.Timeout | undefined;
+  private readonly ended = new Set<number>();
+  private endsTimer: NodeJS.Timeout | undefined;
   /** Why the kernel's connect events are not used, when they are not (for --debug and the help screen). */
   readonly connectEventsUnavailable: string | undefined;
   /** Re-reads prompted by unknown sockets, for the status line and tests. */
@@ -73,7 +81,7 @@ export class LiveAttribution implements Attribution {
         : KernelOwners.open({
             readProcess: (pid) => this.procFs.readProcess(pid),
             onFound: () => this.options.onOwnersFound?.(),
-            onExit: (pids) => this.options.onProcessesEnded?.(pids),
+            onExit: (pids) => this.gatherEnds(pids),
           });
     if (connects instanceof KernelOwners) {
       this.connects = connects;
@@ -141,11 +149,24 @@ export class LiveAttribution implements Attribution {
     this.timer.unref();
   }
 
+  private gatherEnds(pids: number[]): void {
+    if (!this.options.onProcessesEnded) return;
+    for (const pid of pids) this.ended.add(pid);
+    this.endsTimer ??= setTimeout(() => {
+      this.endsTimer = undefined;
+      const ended = [...this.ended];
+      this.ended.clear();
+      if (!this.closed) this.options.onProcessesEnded?.(ended);
+    }, ENDS_MS);
+    this.endsTimer.unref();
+  }
+
   /** No more reads start, and none under way reports after this. */
   close(): void {
     this.closed = true;
     void this.worker.close();
     clearInterval(this.connectTimer);
+    clearTimeout(this.endsTimer);
     this.connects?.close();
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
