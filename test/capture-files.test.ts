@@ -149,3 +149,32 @@ test('files that are not captures get a one-line error', async () => {
   await assert.rejects(openCaptureFile(join(dir, 'missing.pcap')), /cannot open capture file \(no such file\)/);
   await assert.rejects(openCaptureFile(await write(Buffer.alloc(0))), /not a pcap or pcapng/);
 });
+
+test('files larger than a read chunk: records cut by a chunk end, and batches kept after later ones were read', async () => {
+  // Records of up to 256 KiB (the largest a pcap may hold) over ~12 MiB: chunk ends fall
+  // inside records; every batch is kept until the end, so a chunk reused or overwritten
+  // while its batches are still held would show as different bytes.
+  const big: TestPacket[] = Array.from({ length: 300 }, (_, i) => {
+    const data = Buffer.alloc(i % 7 === 0 ? 262144 : 1 + ((i * 7919) % 70000));
+    for (let j = 0; j < data.length; j += 97) data[j] = (i + j) & 0xff;
+    return { data, wireLength: data.length + 4, ts: 1700000000 + i };
+  });
+  const pcap = pcapFile(LinkType.ETHERNET, big);
+  const expected = big.map((p) => p.data.toString('hex'));
+  const kept: Array<{ bytes: Buffer; at: number; length: number }> = [];
+  for await (const b of (await openCaptureFile(await write(pcap))).batches()) {
+    for (let i = 0; i < b.count; i++) kept.push({ bytes: b.data, at: b.offset[i]!, length: b.capturedLength[i]! });
+  }
+  assert.deepEqual(kept.map((k) => k.bytes.toString('hex', k.at, k.at + k.length)), expected);
+
+  // pcapng: an unknown block of 3 MiB (longer than the room kept in front of each chunk for
+  // a record cut in two) between packets.
+  const ng = pcapngFile([
+    { type: 'interface', linkType: LinkType.ETHERNET },
+    ...big.slice(0, 40).map((packet) => ({ type: 'enhanced' as const, packet })),
+    { type: 'unknown', code: 0x101, body: Buffer.alloc(3 * 1024 * 1024, 9) },
+    ...big.slice(40, 80).map((packet) => ({ type: 'enhanced' as const, packet })),
+  ]);
+  const read = await readAll(await openCaptureFile(await write(ng)));
+  assert.deepEqual(read.map((p) => p.bytes), expected.slice(0, 80));
+});

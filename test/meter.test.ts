@@ -141,3 +141,39 @@ test('a socket whose owner appears later is credited with all its bytes', () => 
   const r = report(meter);
   assert.deepEqual([r.processes[0]!.pid, r.processes[0]!.sentBytes, r.unknown.sentBytes], [100, 700, 0]);
 });
+
+test('a retired conversation keeps its bytes; the one that takes its place in the table starts from zero', () => {
+  const meter = new Meter(attribution);
+  meter.ingest(batch([
+    { bytes: ipv4('198.18.0.1', '198.18.5.5', 17, udp(40000, 53)), wire: 300, ts: 10 },
+    { bytes: ipv4('198.18.5.5', '198.18.0.1', 17, udp(53, 40000)), wire: 200, ts: 11 },
+  ]));
+  const [first] = [...meter.records()];
+  meter.retireIdle(100);
+  assert.equal([...meter.records()].length, 0);
+  // The retired record holds its final counts (history reads them after retirement).
+  assert.deepEqual([first!.sent.bytes, first!.sent.packets, first!.received.bytes, first!.received.packets], [300, 1, 200, 1]);
+  // A new conversation (reusing the retired one's slot) and the old one seen again.
+  meter.ingest(batch([
+    { bytes: ipv4('198.18.5.6', '198.18.0.1', 17, udp(53, 8080)), wire: 70, ts: 200 },
+    { bytes: ipv4('198.18.0.1', '198.18.5.5', 17, udp(40000, 53)), wire: 80, ts: 201 },
+  ]));
+  const records = [...meter.records()].map((r) => [r.localPort, r.remoteAddress, r.sent.bytes, r.sent.packets, r.received.bytes, r.received.packets]);
+  assert.deepEqual(records.sort(), [[40000, '198.18.5.5', 80, 1, 0, 0], [8080, '198.18.5.6', 0, 0, 70, 1]].sort());
+  assert.deepEqual([first!.sent.bytes, first!.received.bytes], [300, 200], 'a retired record no longer changes');
+  const r = report(meter);
+  assert.deepEqual(r.processes.map((p) => [p.pid, p.sentBytes, p.receivedBytes]).sort(), [[100, 380, 200], [200, 0, 70]]);
+  assertInvariants(r);
+});
+
+test('records handed out are up to date after every batch, in both directions of a loopback conversation', () => {
+  const meter = new Meter(attribution);
+  const packet = (from: number, to: number, wire: number) => ({ bytes: ipv4('198.18.0.1', '198.18.0.1', 6, tcp(from, to)), wire });
+  meter.ingest(batch([packet(40000, 8080, 100)]));
+  const counts = () =>
+    [...meter.records()].map((r) => [r.localPort, r.sent.bytes, r.received.bytes, r.sent.packets, r.received.packets]).sort(); // as text: 40000 first
+  assert.deepEqual(counts(), [[40000, 100, 0, 1, 0], [8080, 0, 100, 0, 1]]);
+  meter.ingest(batch([packet(8080, 40000, 30), packet(40000, 8080, 5)]));
+  assert.deepEqual(counts(), [[40000, 105, 30, 2, 1], [8080, 30, 105, 1, 2]]);
+  assert.deepEqual([meter.totals.sent.bytes, meter.totals.received.bytes, meter.captured.bytes, meter.captured.packets], [135, 135, 135, 3]);
+});

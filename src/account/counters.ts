@@ -20,6 +20,14 @@ export class Traffic {
   readonly sent = new Counter();
   readonly received = new Counter();
 
+  /** Adds sums of many packets at once. */
+  add(sentBytes: number, sentPackets: number, receivedBytes: number, receivedPackets: number): void {
+    this.sent.bytes += sentBytes;
+    this.sent.packets += sentPackets;
+    this.received.bytes += receivedBytes;
+    this.received.packets += receivedPackets;
+  }
+
   addTraffic(other: Traffic): void {
     this.sent.addCounter(other.sent);
     this.received.addCounter(other.received);

@@ -11,7 +11,12 @@ import type { Attribution } from './attribution.js';
 import { Counter, Traffic } from './counters.js';
 import { FlowIndex } from './flow-index.js';
 
-/** One local socket's traffic: the unit DESIGN.md calls a connection record. */
+/**
+ * One local socket's traffic: the unit DESIGN.md calls a connection record. While its
+ * conversation is in the flow table the meter counts into its own row of numbers, and
+ * brings the record's counters up to date when it hands the record out (Meter.records())
+ * and when it retires it; a retired record keeps its final counts.
+ */
 export class ConnectionRecord extends Traffic {
   /** undefined until an owner is found; stays undefined for "unknown". */
   owner: ProcessInfo | undefined;
@@ -29,20 +34,35 @@ export class ConnectionRecord extends Traffic {
 }
 
 /**
- * Both directions between two endpoints. `a` is the endpoint whose key sorts first, so
- * either direction finds the same conversation with one lookup. Each direction lists the
- * counters a packet going that way adds to.
+ * Both directions between two endpoints, "a" being the endpoint whose key sorts first (see
+ * FlowIndex). What a packet adds to is not kept here but in the meter's row for the
+ * conversation (see ROW), so the per-packet path never touches these objects.
  */
 class Conversation {
-  lastSeen = 0;
   readonly records: ConnectionRecord[] = [];
-  readonly aToB: Counter[] = [];
-  readonly bToA: Counter[] = [];
-  aToBSent = false;
-  aToBReceived = false;
-  bToASent = false;
-  bToAReceived = false;
+  /** Per record: whether what it sends is what goes from a to b (else from b to a). */
+  readonly sendsAToB: boolean[] = [];
 }
+
+/**
+ * Per conversation id, one row of numbers: the bytes and packets of each direction, when
+ * it was last seen, and whether each direction counts as sent and as received. One
+ * Float64Array for all rows keeps a packet's accounting to one place in memory (with
+ * thousands of flows, a few cache misses per packet were most of its cost), and doubles
+ * hold byte counts exactly up to 2^53.
+ */
+const ROW = 8; // doubles per row (64 bytes); the last two are unused
+/** Where each direction's two numbers start in a row: its bytes, then its packets. */
+const A_TO_B = 0;
+const B_TO_A = 2;
+const BYTES = 0;
+const PACKETS = 1;
+const LAST_SEEN = 4;
+const FLAGS = 5;
+/** FLAGS bits: whether a→b counts as sent, as received; the b→a ones are these shifted by B_TO_A_SHIFT. */
+const SENT = 1;
+const RECEIVED = 2;
+const B_TO_A_SHIFT = 2;
 
 /** Totals kept for an owner (undefined: unknown) on an interface after its records left the flow table. */
 export interface RetiredTraffic {
@@ -74,7 +94,13 @@ export class Meter {
   firstTimestamp = Number.NaN;
   lastTimestamp = Number.NaN;
 
-  private readonly conversations = new FlowIndex<Conversation>();
+  private readonly flows = new FlowIndex();
+  /** Conversations by id; undefined for a free id. */
+  private readonly conversations: Array<Conversation | undefined> = [];
+  /** ROW numbers per conversation id (see ROW); grows by doubling. */
+  private rows = new Float64Array(1024 * ROW);
+  /** Ids of retired conversations, for reuse. */
+  private readonly freeIds: number[] = [];
   /** Interface of the packet being accounted. */
   private interfaceName = '';
   private readonly decoded = new DecodedPacket();
@@ -90,60 +116,77 @@ export class Meter {
   ingest(batch: PacketBatch): void {
     const { data, offset, capturedLength, wireLength, timestamp, interfaceIndex, interfaces } = batch;
     const out = this.decoded;
-    let ifaceTraffic: Traffic | undefined;
-    let ifaceIndex = -1;
+    const flows = this.flows;
+    let rows = this.rows;
     let first = this.firstTimestamp;
     let last = this.lastTimestamp;
+    // What the totals and the interface's totals gain, summed in locals and added to the
+    // objects once per run of packets of one interface rather than once per packet.
+    let ifaceIndex = -1;
+    let linkType = -1;
+    let ifaceTraffic: Traffic | undefined;
+    let sentBytes = 0;
+    let sentPackets = 0;
+    let receivedBytes = 0;
+    let receivedPackets = 0;
+    let capturedBytes = 0;
     for (let i = 0; i < batch.count; i++) {
       const iface = interfaceIndex[i]!;
       if (iface !== ifaceIndex) {
+        if (ifaceTraffic) this.addTotals(ifaceTraffic, sentBytes, sentPackets, receivedBytes, receivedPackets);
+        sentBytes = sentPackets = receivedBytes = receivedPackets = 0;
         ifaceIndex = iface;
         this.interfaceName = interfaces[iface]?.name ?? `if${iface}`;
+        linkType = interfaces[iface]?.linkType ?? -1;
         ifaceTraffic = this.interfaceTraffic(this.interfaceName);
       }
       const length = wireLength[i]!;
       const ts = timestamp[i]!;
-      this.captured.add(length);
+      capturedBytes += length;
       // NaN-safe: the first packet sets both.
       if (!(ts >= first)) first = ts;
       if (!(ts <= last)) last = ts;
-      const linkType = interfaces[iface]?.linkType ?? -1;
-      let sent: boolean;
-      let received: boolean;
+      let flags: number;
       if (decodePacket(data, offset[i]!, capturedLength[i]!, linkType, out)) {
-        const conversation = this.conversationOf(out, ts);
-        const fromA = this.conversations.fromA;
-        const counters = fromA ? conversation.aToB : conversation.bToA;
-        for (let c = 0; c < counters.length; c++) counters[c]!.add(length);
-        sent = fromA ? conversation.aToBSent : conversation.bToASent;
-        received = fromA ? conversation.aToBReceived : conversation.bToAReceived;
+        let id = flows.lookup(out);
+        const fromA = flows.fromA;
+        if (id < 0) {
+          id = this.openConversation(out, fromA);
+          flows.insert(id);
+          rows = this.rows; // opening may have grown it
+        }
+        const row = id * ROW;
+        const at = row + (fromA ? A_TO_B : B_TO_A);
+        rows[at + BYTES] += length;
+        rows[at + PACKETS] += 1;
+        rows[row + LAST_SEEN] = ts;
+        flags = fromA ? rows[row + FLAGS]! : rows[row + FLAGS]! >> B_TO_A_SHIFT;
       } else {
-        const direction = this.otherDirection(out);
-        sent = direction.sent;
-        received = direction.received;
-        if (sent) this.other.sent.add(length);
-        if (received) this.other.received.add(length);
-        let reason = this.otherByReason.get(out.otherReason);
-        if (!reason) this.otherByReason.set(out.otherReason, (reason = new Counter()));
-        reason.add(length);
+        flags = this.accountOther(out, length);
       }
-      if (sent) {
-        this.totals.sent.add(length);
-        ifaceTraffic!.sent.add(length);
+      if (flags & SENT) {
+        sentBytes += length;
+        sentPackets++;
       }
-      if (received) {
-        this.totals.received.add(length);
-        ifaceTraffic!.received.add(length);
+      if (flags & RECEIVED) {
+        receivedBytes += length;
+        receivedPackets++;
       }
     }
+    if (ifaceTraffic) this.addTotals(ifaceTraffic, sentBytes, sentPackets, receivedBytes, receivedPackets);
+    this.captured.bytes += capturedBytes;
+    this.captured.packets += batch.count;
     this.firstTimestamp = first;
     this.lastTimestamp = last;
-    if (this.conversations.size > this.maxConversations) this.retireLeastRecent();
+    if (this.flows.size > this.maxConversations) this.retireLeastRecent();
   }
 
-  /** Connection records still in the flow table. */
+  /** Connection records still in the flow table, their counters brought up to date. */
   *records(): IterableIterator<ConnectionRecord> {
-    for (const conversation of this.conversations.values_()) yield* conversation.records;
+    for (const id of this.flows.ids()) {
+      this.updateRecords(id);
+      yield* this.conversations[id]!.records;
+    }
   }
 
   /** Looks again for the owners of records that have none (after the socket tables were re-read). */
@@ -157,24 +200,46 @@ export class Meter {
     return found;
   }
 
+  private addTotals(iface: Traffic, sentBytes: number, sentPackets: number, receivedBytes: number, receivedPackets: number): void {
+    this.totals.add(sentBytes, sentPackets, receivedBytes, receivedPackets);
+    iface.add(sentBytes, sentPackets, receivedBytes, receivedPackets);
+  }
+
   private interfaceTraffic(name: string): Traffic {
     let traffic = this.interfaces.get(name);
     if (!traffic) this.interfaces.set(name, (traffic = new Traffic()));
     return traffic;
   }
 
-  private conversationOf(p: DecodedPacket, ts: number): Conversation {
-    let conversation = this.conversations.get(p);
-    if (!conversation) {
-      conversation = this.openConversation(p, this.conversations.fromA);
-      this.conversations.set(conversation);
+  /** Copies a conversation's row into its records' counters, which are what everyone else reads. */
+  private updateRecords(id: number): void {
+    const conversation = this.conversations[id]!;
+    const row = id * ROW;
+    for (let r = 0; r < conversation.records.length; r++) {
+      const record = conversation.records[r]!;
+      const sent = row + (conversation.sendsAToB[r] ? A_TO_B : B_TO_A);
+      const received = row + (conversation.sendsAToB[r] ? B_TO_A : A_TO_B);
+      record.sent.bytes = this.rows[sent + BYTES]!;
+      record.sent.packets = this.rows[sent + PACKETS]!;
+      record.received.bytes = this.rows[received + BYTES]!;
+      record.received.packets = this.rows[received + PACKETS]!;
     }
-    conversation.lastSeen = ts;
-    return conversation;
+  }
+
+  /** A free conversation id with a zeroed row. */
+  private allocateId(): number {
+    const id = this.freeIds.pop() ?? this.conversations.length;
+    if ((id + 1) * ROW > this.rows.length) {
+      const grown = new Float64Array(this.rows.length * 2);
+      grown.set(this.rows);
+      this.rows = grown;
+    }
+    this.rows.fill(0, id * ROW, (id + 1) * ROW);
+    return id;
   }
 
   /** A new conversation: one record per local end, each counting its own direction. */
-  private openConversation(p: DecodedPacket, sourceIsA: boolean): Conversation {
+  private openConversation(p: DecodedPacket, sourceIsA: boolean): number {
     const format = p.ipVersion === 4 ? formatIpv4 : formatIpv6;
     const protocol: Protocol = p.kind === PacketKind.TCP ? 'tcp' : 'udp';
     const source = { address: format(p.data, p.sourceAt), port: p.sourcePort };
@@ -182,79 +247,85 @@ export class Meter {
     const sourceLocal = this.attribution.isLocal(source.address);
     const destinationLocal = this.attribution.isLocal(destination.address);
     const conversation = new Conversation();
-    // Counters a packet from source to destination adds to, and those of the way back.
-    const forward: Counter[] = [];
-    const backward: Counter[] = [];
-    let forwardSent = false;
-    let forwardReceived = false;
-    const open = (local: typeof source, remote: typeof source) => {
+    const open = (local: typeof source, remote: typeof source, sendsForward: boolean) => {
       const record = new ConnectionRecord(protocol, local.address, local.port, remote.address, remote.port, this.interfaceName);
       record.owner = this.attribution.owner(protocol, local.address, local.port, remote.address, remote.port);
       conversation.records.push(record);
-      return record;
+      // Forward is source → destination.
+      conversation.sendsAToB.push(sendsForward === sourceIsA);
     };
+    // Whether a packet from source to destination counts as sent, and as received.
+    let forwardSent: boolean;
+    let forwardReceived: boolean;
     if (sourceLocal || destinationLocal) {
-      if (sourceLocal) {
-        const record = open(source, destination);
-        forward.push(record.sent);
-        backward.push(record.received);
-        forwardSent = true;
-      }
-      if (destinationLocal) {
-        const record = open(destination, source);
-        forward.push(record.received);
-        backward.push(record.sent);
-        forwardReceived = true;
-      }
+      if (sourceLocal) open(source, destination, true);
+      if (destinationLocal) open(destination, source, false);
+      forwardSent = sourceLocal;
+      forwardReceived = destinationLocal;
     } else {
       // Neither end is known to be ours: count once, from the initiator's side. A SYN-ACK
       // seen first means the destination initiated.
       const synAck = p.kind === PacketKind.TCP && (p.tcpFlags & (TCP_SYN | TCP_ACK)) === (TCP_SYN | TCP_ACK);
       const initiatorIsSource = !synAck;
-      const record = initiatorIsSource ? open(source, destination) : open(destination, source);
-      forward.push(initiatorIsSource ? record.sent : record.received);
-      backward.push(initiatorIsSource ? record.received : record.sent);
+      if (initiatorIsSource) open(source, destination, true);
+      else open(destination, source, false);
       forwardSent = initiatorIsSource;
       forwardReceived = !initiatorIsSource;
     }
-    conversation.aToB.push(...(sourceIsA ? forward : backward));
-    conversation.bToA.push(...(sourceIsA ? backward : forward));
-    // The two flags of the way back are the forward ones swapped: what one socket sends, the other receives.
+    // The way back is the forward way with the roles swapped: what one socket sends, the
+    // other receives; with one record, it sends what it did not receive.
     const backwardSent = sourceLocal || destinationLocal ? destinationLocal : !forwardSent;
     const backwardReceived = sourceLocal || destinationLocal ? sourceLocal : !forwardReceived;
-    conversation.aToBSent = sourceIsA ? forwardSent : backwardSent;
-    conversation.aToBReceived = sourceIsA ? forwardReceived : backwardReceived;
-    conversation.bToASent = sourceIsA ? backwardSent : forwardSent;
-    conversation.bToAReceived = sourceIsA ? backwardReceived : forwardReceived;
-    return conversation;
+    const forward = (forwardSent ? SENT : 0) | (forwardReceived ? RECEIVED : 0);
+    const backward = (backwardSent ? SENT : 0) | (backwardReceived ? RECEIVED : 0);
+    const id = this.allocateId();
+    this.conversations[id] = conversation;
+    this.rows[id * ROW + FLAGS] = sourceIsA ? forward | (backward << B_TO_A_SHIFT) : backward | (forward << B_TO_A_SHIFT);
+    return id;
+  }
+
+  /** Counts a packet in "other"; returns its SENT and RECEIVED flags for the totals. */
+  private accountOther(p: DecodedPacket, length: number): number {
+    const flags = this.otherDirection(p);
+    if (flags & SENT) this.other.sent.add(length);
+    if (flags & RECEIVED) this.other.received.add(length);
+    let reason = this.otherByReason.get(p.otherReason);
+    if (!reason) this.otherByReason.set(p.otherReason, (reason = new Counter()));
+    reason.add(length);
+    return flags;
   }
 
   /** An "other" packet is sent or received by the locality of its IP addresses; without IP, received. */
-  private otherDirection(p: DecodedPacket): { sent: boolean; received: boolean } {
-    if (p.ipVersion === 0) return { sent: false, received: true };
+  private otherDirection(p: DecodedPacket): number {
+    if (p.ipVersion === 0) return RECEIVED;
     const format = p.ipVersion === 4 ? formatIpv4 : formatIpv6;
     const sent = this.attribution.isLocal(format(p.data, p.sourceAt));
     const received = this.attribution.isLocal(format(p.data, p.destinationAt));
-    return sent || received ? { sent, received } : { sent: false, received: true };
+    if (!sent && !received) return RECEIVED;
+    return (sent ? SENT : 0) | (received ? RECEIVED : 0);
   }
 
   /** Retires conversations with no packet since `cutoff` (seconds): their totals stay with their owners. */
   retireIdle(cutoff: number): void {
-    this.conversations.retain((conversation) => {
-      if (conversation.lastSeen >= cutoff) return true;
-      for (const record of conversation.records) this.retire(record);
-      return false;
-    });
+    this.retireWhere((lastSeen) => lastSeen < cutoff);
   }
 
   /** Drops the least recently seen tenth of the conversations, keeping their totals. */
   private retireLeastRecent(): void {
-    const ages = [...this.conversations.values_()].map((c) => c.lastSeen).sort((x, y) => x - y);
-    const excess = this.conversations.size - Math.floor(this.maxConversations * 0.9);
+    const ages = [...this.flows.ids()].map((id) => this.rows[id * ROW + LAST_SEEN]!).sort((x, y) => x - y);
+    const excess = this.flows.size - Math.floor(this.maxConversations * 0.9);
     const cutoff = ages[excess - 1]!; // ties at the cutoff go too, so the bound always holds
-    this.conversations.retain((conversation) => {
-      if (conversation.lastSeen > cutoff) return true;
-      for (const record of conversation.records) this.retire(record);
+    this.retireWhere((lastSeen) => lastSeen <= cutoff);
+  }
+
+  /** Retires the conversations whose last packet `retire` picks: their records' totals go to `retired`, their ids are freed. */
+  private retireWhere(retire: (lastSeen: number) => boolean): void {
+    this.flows.retain((id) => {
+      if (!retire(this.rows[id * ROW + LAST_SEEN]!)) return true;
+      this.updateRecords(id);
+      for (const record of this.conversations[id]!.records) this.retire(record);
+      this.conversations[id] = undefined;
+      this.freeIds.push(id);
       return false;
     });
   }

@@ -45,9 +45,9 @@ export class PcapFileSource implements PacketSource {
       if (magicLE === PCAP_MAGIC_MICROS || magicLE === PCAP_MAGIC_NANOS) littleEndian = true;
       else if (header.readUInt32BE(0) === PCAP_MAGIC_MICROS || header.readUInt32BE(0) === PCAP_MAGIC_NANOS) littleEndian = false;
       else throw fail('not a pcap file (unknown magic number)', 0, 0);
-      const u32 = littleEndian ? (b: Buffer, at: number) => b.readUInt32LE(at) : (b: Buffer, at: number) => b.readUInt32BE(at);
-      const fractionPerSecond = u32(header, 0) === PCAP_MAGIC_NANOS ? 1e9 : 1e6;
-      const linkType = u32(header, 20) & 0xffff; // upper bits carry FCS flags, not the type
+      const u32 = (at: number) => (littleEndian ? header.readUInt32LE(at) : header.readUInt32BE(at));
+      const format: RecordFormat = { littleEndian, fractionPerSecond: u32(0) === PCAP_MAGIC_NANOS ? 1e9 : 1e6 };
+      const linkType = u32(20) & 0xffff; // upper bits carry FCS flags, not the type
       this.ifaces.push({ name: basename(this.path), linkType });
       file.position = FILE_HEADER_BYTES;
 
@@ -55,25 +55,26 @@ export class PcapFileSource implements PacketSource {
       for (;;) {
         let needed = RECORD_HEADER_BYTES;
         const buf = file.buffer;
+        const view = new DataView(buf.buffer, buf.byteOffset, buf.length);
         let pos = file.position;
         const end = buf.length;
-        while (pos + RECORD_HEADER_BYTES <= end) {
-          const captured = u32(buf, pos + 8);
-          if (captured > MAX_CAPTURED_LENGTH) {
-            throw fail(`corrupt packet record (captured length ${captured} exceeds ${MAX_CAPTURED_LENGTH})`, file.bufferStart + pos, packets);
-          }
-          if (pos + RECORD_HEADER_BYTES + captured > end) {
-            needed = RECORD_HEADER_BYTES + captured;
-            break;
-          }
-          const ts = u32(buf, pos) + u32(buf, pos + 4) / fractionPerSecond;
-          builder.push(pos + RECORD_HEADER_BYTES, captured, u32(buf, pos + 12), ts, 0);
-          pos += RECORD_HEADER_BYTES + captured;
-          packets++;
+        for (;;) {
+          const before = builder.count;
+          pos = readRecords(view, pos, end, format, builder);
+          packets += builder.count - before;
           if (builder.full) {
             file.position = pos;
             yield builder.take(buf, this.ifaces);
+            continue;
           }
+          // Stopped short of a whole record: a corrupt length, or the rest is in the next chunk.
+          if (pos + RECORD_HEADER_BYTES > end) break;
+          const captured = view.getUint32(pos + 8, littleEndian);
+          if (captured > MAX_CAPTURED_LENGTH) {
+            throw fail(`corrupt packet record (captured length ${captured} exceeds ${MAX_CAPTURED_LENGTH})`, file.bufferStart + pos, packets);
+          }
+          needed = RECORD_HEADER_BYTES + captured;
+          break;
         }
         file.position = pos;
         if (builder.count > 0) yield builder.take(buf, this.ifaces);
@@ -94,4 +95,28 @@ export class PcapFileSource implements PacketSource {
       await file.close();
     }
   }
+}
+
+interface RecordFormat {
+  littleEndian: boolean;
+  /** Timestamp fraction units per second: 1e6 (microsecond format) or 1e9 (nanosecond). */
+  fractionPerSecond: number;
+}
+
+/**
+ * Adds the whole, sane records in view[pos, end) to the builder until it is full; returns
+ * the offset of the first record not added. The caller finds out why it stopped (builder
+ * full, a record that continues past `end`, a corrupt length): this loop runs per packet,
+ * so it does nothing else.
+ */
+function readRecords(view: DataView, pos: number, end: number, format: RecordFormat, builder: PacketBatchBuilder): number {
+  const { littleEndian, fractionPerSecond } = format;
+  while (!builder.full && pos + RECORD_HEADER_BYTES <= end) {
+    const captured = view.getUint32(pos + 8, littleEndian);
+    if (captured > MAX_CAPTURED_LENGTH || pos + RECORD_HEADER_BYTES + captured > end) break;
+    const ts = view.getUint32(pos, littleEndian) + view.getUint32(pos + 4, littleEndian) / fractionPerSecond;
+    builder.push(pos + RECORD_HEADER_BYTES, captured, view.getUint32(pos + 12, littleEndian), ts, 0);
+    pos += RECORD_HEADER_BYTES + captured;
+  }
+  return pos;
 }

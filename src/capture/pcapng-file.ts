@@ -69,6 +69,10 @@ export class PcapngFileSource implements PacketSource {
       for (;;) {
         let needed = 12;
         const buf = file.buffer;
+        // Readers in the current section's byte order (littleEndian changes at a section header).
+        const view = new DataView(buf.buffer, buf.byteOffset, buf.length);
+        const u32 = (p: number) => view.getUint32(p, littleEndian);
+        const u16 = (p: number) => view.getUint16(p, littleEndian);
         let pos = file.position;
         const end = buf.length;
         while (pos + 12 <= end) {
@@ -82,8 +86,6 @@ export class PcapngFileSource implements PacketSource {
             else throw fail('corrupt section header (bad byte-order magic)', at);
             type = BLOCK_SECTION_HEADER;
           }
-          const u32 = littleEndian ? (p: number) => buf.readUInt32LE(p) : (p: number) => buf.readUInt32BE(p);
-          const u16 = littleEndian ? (p: number) => buf.readUInt16LE(p) : (p: number) => buf.readUInt16BE(p);
           const length = u32(pos + 4);
           if (length < 12 || length % 4 !== 0 || length > MAX_BLOCK_BYTES) {
             throw fail(`corrupt block (type ${type}, length ${length})`, at);

@@ -27,6 +27,8 @@ export class DecodedPacket {
   ipVersion: 0 | 4 | 6 = 0;
   /** The packet's bytes; addresses are read from here at the offsets below. */
   data: Buffer = Buffer.alloc(0);
+  /** The same bytes, for reading an address as 32-bit words (the flow table's key). */
+  view: DataView = new DataView(this.data.buffer, this.data.byteOffset, this.data.length);
   sourceAt = 0;
   destinationAt = 0;
   sourcePort = 0;
@@ -38,7 +40,11 @@ export class DecodedPacket {
     this.kind = PacketKind.OTHER;
     this.otherReason = OtherReason.NONE;
     this.ipVersion = 0;
-    this.data = data;
+    // The packets of a batch share one buffer: a view is made once per batch, not per packet.
+    if (data !== this.data) {
+      this.data = data;
+      this.view = new DataView(data.buffer, data.byteOffset, data.length);
+    }
     this.sourcePort = 0;
     this.destinationPort = 0;
     this.tcpFlags = 0;
