@@ -308,3 +308,22 @@ test("a process's end keeps the owner of its connections; a new process on the s
   assert.deepEqual(o.owner('198.18.0.1', 40001, '198.18.0.2', 80), reused);
   assert.deepEqual(o.owner('198.18.0.1', 40000, '198.18.0.2', 80), process42, 'the earlier connection stays with the process that made it');
 });
+
+test('only answers to connections asked for are announced, not every connection made after an ask', async () => {
+  const source = new FakeSource();
+  let found = 0;
+  const o = owners(source, async () => process42, () => found++);
+  // A connection from another host's namespace or made before netmeter started: never answered.
+  assert.equal(o.owner('198.18.0.1', 39999, '198.18.0.9', 80), undefined);
+  source.push(connect(1n, 42), established(1n, '198.18.0.1', 40000, '198.18.0.2', 80));
+  o.drain();
+  await settle();
+  assert.equal(found, 0);
+  // Asked, then answered: announced once.
+  source.push(connect(2n, 42));
+  o.drain();
+  assert.equal(o.owner('198.18.0.1', 40001, '198.18.0.2', 80), undefined);
+  source.push(established(2n, '198.18.0.1', 40001, '198.18.0.2', 80), connect(3n, 42), established(3n, '198.18.0.1', 40002, '198.18.0.2', 80));
+  o.drain();
+  assert.equal(found, 1);
+});

@@ -177,3 +177,29 @@ test('records handed out are up to date after every batch, in both directions of
   assert.deepEqual(counts(), [[40000, 105, 30, 2, 1], [8080, 30, 105, 1, 2]]);
   assert.deepEqual([meter.totals.sent.bytes, meter.totals.received.bytes, meter.captured.bytes, meter.captured.packets], [135, 135, 135, 3]);
 });
+
+test('when an owner ends, a UDP port that passes to a new process starts a record of its own; TCP stays', () => {
+  const old: ProcessInfo = { pid: 300, name: 'svc', cmdline: 'svc --old', user: 'root', uid: 0, startTime: 1 };
+  const fresh: ProcessInfo = { pid: 301, name: 'svc', cmdline: 'svc --new', user: 'root', uid: 0, startTime: 2 };
+  let holder = old;
+  const meter = new Meter({ isLocal: (a) => a === '198.18.0.1', owner: () => holder });
+  // Requests from port 40123 and their answers, 100 bytes each.
+  const exchange = (n: number) =>
+    batch(Array.from({ length: n }, (_, i) => ({
+      bytes: i % 2 ? ipv4('198.18.5.5', '198.18.0.1', 17, udp(53, 40123, 10)) : ipv4('198.18.0.1', '198.18.5.5', 17, udp(40123, 53, 10)),
+      wire: 100,
+    })));
+  const tcpPacket = () => batch([{ bytes: ipv4('198.18.0.1', '198.18.5.5', 6, tcp(40124, 443, 0x10)), wire: 1000 }]);
+  meter.ingest(exchange(4));
+  meter.ingest(tcpPacket());
+  meter.endOwners([999]); // someone else's end changes nothing
+  assert.equal(meter.retiredConnections, 0);
+  meter.endOwners([300]);
+  assert.equal(meter.retiredConnections, 1, 'the UDP record retired; the TCP one stays');
+  holder = fresh; // the restarted service binds the same port
+  meter.ingest(exchange(6));
+  meter.ingest(tcpPacket()); // a trailing TCP segment of the ended process
+  const r = report(meter);
+  assert.deepEqual(r.processes.map((p) => [p.pid, p.sentBytes, p.receivedBytes]).sort(), [[300, 200 + 2000, 200], [301, 300, 300]]);
+  assertInvariants(r);
+});

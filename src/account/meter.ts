@@ -192,12 +192,28 @@ export class Meter {
   /** Looks again for the owners of records that have none (after the socket tables were re-read). */
   attributeUnknown(): number {
     let found = 0;
-    for (const record of this.records()) {
-      if (record.owner) continue;
-      record.owner = this.attribution.owner(record.protocol, record.localAddress, record.localPort, record.remoteAddress, record.remotePort);
-      if (record.owner) found++;
+    // Straight over the conversations: records() would first copy every row into its records.
+    for (const id of this.flows.ids()) {
+      for (const record of this.conversations[id]!.records) {
+        if (record.owner) continue;
+        record.owner = this.attribution.owner(record.protocol, record.localAddress, record.localPort, record.remoteAddress, record.remotePort);
+        if (record.owner) found++;
+      }
     }
     return found;
+  }
+
+  /**
+   * Processes that ended: their UDP conversations are retired now (their totals stay with
+   * them), so that a process taking over the port — a service restarted on it — starts a
+   * record of its own with its first packet instead of adding to the ended one's. A TCP
+   * 4-tuple cannot pass to another process while the connection lasts; its last packets
+   * (FIN, RST) stay with the process that ended.
+   */
+  endOwners(pids: Iterable<number>): void {
+    const ended = new Set(pids);
+    if (ended.size === 0) return;
+    this.retireWhere((id) => this.conversations[id]!.records.some((r) => r.protocol === 'udp' && r.owner !== undefined && ended.has(r.owner.pid)));
   }
 
   private addTotals(iface: Traffic, sentBytes: number, sentPackets: number, receivedBytes: number, receivedPackets: number): void {
@@ -307,7 +323,7 @@ export class Meter {
 
   /** Retires conversations with no packet since `cutoff` (seconds): their totals stay with their owners. */
   retireIdle(cutoff: number): void {
-    this.retireWhere((lastSeen) => lastSeen < cutoff);
+    this.retireWhere((id) => this.rows[id * ROW + LAST_SEEN]! < cutoff);
   }
 
   /** Drops the least recently seen tenth of the conversations, keeping their totals. */
@@ -315,19 +331,23 @@ export class Meter {
     const ages = [...this.flows.ids()].map((id) => this.rows[id * ROW + LAST_SEEN]!).sort((x, y) => x - y);
     const excess = this.flows.size - Math.floor(this.maxConversations * 0.9);
     const cutoff = ages[excess - 1]!; // ties at the cutoff go too, so the bound always holds
-    this.retireWhere((lastSeen) => lastSeen <= cutoff);
+    this.retireWhere((id) => this.rows[id * ROW + LAST_SEEN]! <= cutoff);
   }
 
-  /** Retires the conversations whose last packet `retire` picks: their records' totals go to `retired`, their ids are freed. */
-  private retireWhere(retire: (lastSeen: number) => boolean): void {
-    this.flows.retain((id) => {
-      if (!retire(this.rows[id * ROW + LAST_SEEN]!)) return true;
+  /** Retires the conversations `retire` picks by id: their records' totals go to `retired`, their ids are freed. */
+  private retireWhere(retire: (id: number) => boolean): void {
+    const leaving: number[] = [];
+    for (const id of this.flows.ids()) if (retire(id)) leaving.push(id);
+    // Most calls (idle retirement every second, process ends) pick none: skip the rebuild.
+    if (leaving.length === 0) return;
+    const gone = new Set(leaving);
+    this.flows.retain((id) => !gone.has(id));
+    for (const id of leaving) {
       this.updateRecords(id);
       for (const record of this.conversations[id]!.records) this.retire(record);
       this.conversations[id] = undefined;
       this.freeIds.push(id);
-      return false;
-    });
+    }
   }
 
   private retire(record: ConnectionRecord): void {

@@ -13,7 +13,6 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LRUCache } from 'lru-cache';
 import { formatIpv4, formatIpv6, unmapIpv4 } from '../decode/address.js';
 import { loadNativeAddon } from '../native-addon.js';
 import type { ProcessInfo, SocketEntry } from './types.js';
@@ -98,7 +97,7 @@ function copyBytes(format: Map<string, { offset: number; size: number }>, layout
 export interface KernelOwnersOptions {
   /** Reads a process's name, command line and user (ProcFs.readProcess on /proc). */
   readProcess: (pid: number) => Promise<ProcessInfo | undefined>;
-  /** Called when owners became known for connections that were asked about before. */
+  /** Called when connections owner() could not answer before can now be answered. */
   onFound?: () => void;
   /** Called with the pids of processes that ended, a batch per drain. */
   onExit?: (pids: number[]) => void;
@@ -129,17 +128,20 @@ export interface LearnedConnection {
 }
 
 export class KernelOwners {
-  /** Connections (4-tuple key, see tupleKey) → the pid that made them. */
-  private readonly connections: LRUCache<string, Connecting>;
+  /** Connections (4-tuple key, see tupleKey) → the process that made them. */
+  private readonly connections: BoundedMap<string, Connecting>;
   /** Sockets in SYN_SENT, by kernel address, until their 4-tuple is complete. */
-  private readonly connecting = new LRUCache<bigint, Connecting>({ max: 65_536 });
+  private readonly connecting = new BoundedMap<bigint, Connecting>(65_536);
   /** The latest read of each pid that connected. */
-  private readonly processes = new LRUCache<number, ProcessEntry>({ max: 4096 });
+  private readonly processes = new BoundedMap<number, ProcessEntry>(4096);
   /** Connections completed since the last takeLearned(), oldest first. */
   private learned: Array<{ socket: SocketEntry; process: ProcessEntry }> = [];
   private readonly now: () => number;
-  /** An owner() call found nothing since the last onFound: worth telling when one appears. */
-  private asked = false;
+  /**
+   * Connections owner() was asked for and could not answer yet (4-tuple key → true): only
+   * their answers are worth an onFound, which may cost the caller a pass over its records.
+   */
+  private readonly asked = new BoundedMap<string, true>(4096);
   private closed = false;
 
   constructor(
@@ -148,7 +150,7 @@ export class KernelOwners {
     private readonly at: FieldOffsets,
     private readonly options: KernelOwnersOptions,
   ) {
-    this.connections = new LRUCache({ max: options.maxConnections ?? 65_536 });
+    this.connections = new BoundedMap(options.maxConnections ?? 65_536);
     this.now = options.now ?? Date.now;
   }
 
@@ -190,25 +192,25 @@ export class KernelOwners {
    */
   owner(localAddress: string, localPort: number, remoteAddress: string, remotePort: number): ProcessInfo | undefined {
     this.drain();
-    const made = this.connections.get(tupleKey(localAddress, localPort, remoteAddress, remotePort));
-    const info = made?.process.info;
-    if (!info) this.asked = true;
+    const key = tupleKey(localAddress, localPort, remoteAddress, remotePort);
+    const info = this.connections.get(key)?.process.info;
+    if (!info) this.asked.set(key, true);
     return info;
   }
 
   /** Takes the events the kernel has reported since the last call. Cheap when there are none. */
   drain(): void {
     if (this.closed) return;
-    let learned = false;
+    let answered = false;
     const exited: number[] = [];
     for (let events = this.source.read(); events !== null; events = this.source.read()) {
       for (let at = 0; at + this.layout.size <= events.length; at += this.layout.size) {
         const kind = events.readUInt32LE(at + this.layout.kindAt);
-        if (kind === KIND_STATE && this.take(events, at)) learned = true;
+        if (kind === KIND_STATE && this.take(events, at)) answered = true;
         if (kind === KIND_PROCESS_EXIT || kind === KIND_TASK_EXIT) this.takeExit(events, at, kind, exited);
       }
     }
-    if (learned) this.tellIfAsked();
+    if (answered) this.options.onFound?.();
     if (exited.length > 0) this.options.onExit?.(exited);
   }
 
@@ -235,7 +237,7 @@ export class KernelOwners {
     this.source.close();
   }
 
-  /** One event; true when a connection's owner became known by it. */
+  /** One event; true when it answers a connection owner() was asked for. */
   private take(events: Buffer, at: number): boolean {
     const { at: o, layout } = this;
     const socket = events.readBigUInt64LE(at + o.skaddr);
@@ -269,11 +271,12 @@ export class KernelOwners {
     // Ports are in host order in this tracepoint (the kernel converts them).
     const localPort = events.readUInt16LE(at + o.sport);
     const remotePort = events.readUInt16LE(at + o.dport);
-    this.connections.set(tupleKey(local, localPort, remote, remotePort), made);
+    const key = tupleKey(local, localPort, remote, remotePort);
+    this.connections.set(key, made);
     const row: SocketEntry = { protocol: 'tcp', localAddress: local, localPort, remoteAddress: remote, remotePort, inode: 0, uid: made.uid, state: TCP_ESTABLISHED };
     this.learned.push({ socket: row, process: made.process });
     if (this.learned.length > this.connections.max) this.learned.shift();
-    return made.process.info !== undefined;
+    return made.process.info !== undefined && this.asked.delete(key);
   }
 
   /** A process ended (or a thread: then only its main thread's end counts). */
@@ -306,15 +309,39 @@ export class KernelOwners {
         if (this.closed) return;
         entry.info = info ?? { pid, name: comm, cmdline: '', user: null, uid };
         entry.readAt = this.now();
-        this.tellIfAsked();
+        if (this.answersAsked(entry)) this.options.onFound?.();
       });
     return entry;
   }
 
-  private tellIfAsked(): void {
-    if (!this.asked) return;
-    this.asked = false;
-    this.options.onFound?.();
+  /** Whether connections owner() was asked for were made by this process (forgetting those asks). */
+  private answersAsked(entry: ProcessEntry): boolean {
+    let answered = false;
+    for (const key of this.asked.keys()) {
+      if (this.connections.get(key)?.process !== entry) continue;
+      this.asked.delete(key);
+      answered = true;
+    }
+    return answered;
+  }
+}
+
+/**
+ * A Map that forgets its oldest entries past `max`; setting a key again makes it the newest.
+ * Not lru-cache: its delete() of the last entry clears the whole cache, filling arrays of
+ * `max` slots, and a connection in SYN_SENT is set and deleted alone most of the time
+ * (~250 µs a connection with max 65,536, measured).
+ */
+class BoundedMap<K, V> extends Map<K, V> {
+  constructor(readonly max: number) {
+    super();
+  }
+
+  override set(key: K, value: V): this {
+    super.delete(key);
+    super.set(key, value);
+    if (this.size > this.max) super.delete(this.keys().next().value as K);
+    return this;
   }
 }
 

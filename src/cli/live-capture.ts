@@ -82,6 +82,8 @@ export async function startLiveCapture(options: LiveCaptureOptions): Promise<Liv
     },
     // The kernel named owners a packet asked for before: credit those records now.
     onOwnersFound: () => meter?.attributeUnknown(),
+    // A port an ended process held may pass to another: its next packets start a new record.
+    onProcessesEnded: (pids) => meter?.endOwners(pids),
     ...(options.onProcError ? { onError: options.onProcError } : {}),
   });
   meter = new Meter(attribution);
