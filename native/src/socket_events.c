@@ -148,7 +148,12 @@ static int attach(socket_events *e, size_t i, const socket_events_tracepoint *tp
     attr.log_size = (unsigned)log_size;
     attr.log_level = 1;
   }
-  e->prog_fd[i] = (int)bpf(BPF_PROG_LOAD, &attr);
+  /* The verifier gives up with EAGAIN when a signal arrives meanwhile (a profiler's, a
+   * timer's): try again, as libbpf does. */
+  for (int attempt = 0; attempt < 5; attempt++) {
+    e->prog_fd[i] = (int)bpf(BPF_PROG_LOAD, &attr);
+    if (e->prog_fd[i] >= 0 || errno != EAGAIN) break;
+  }
   if (e->prog_fd[i] < 0 && log != NULL && errno == ENOSPC) {
     /* The log did not fit; load without one rather than fail on it. */
     attr.log_buf = 0;
