@@ -136,3 +136,38 @@ test('process ends reach the caller from the kernel, in batches', { skip: proces
   for (let i = 0; i < 50 && !children.every((c) => batches.flat().includes(c.pid!)); i++) await new Promise((resolve) => setTimeout(resolve, 20));
   assert.ok(children.every((c) => batches.flat().includes(c.pid!)), `both ends seen in ${JSON.stringify(batches)}`);
 });
+
+test('a port whose owner the kernel said ended is nobody\'s for later packets until /proc is read again', { skip: process.getuid?.() !== 0 && 'needs root (eBPF)' }, async (t) => {
+  const child = spawn('sleep', ['0.2']);
+  const held: SocketSnapshot = {
+    version: 1, takenAt: 0, localAddresses: ['198.18.0.1'],
+    sockets: [{ protocol: 'udp', localAddress: '0.0.0.0', localPort: 40123, remoteAddress: '0.0.0.0', remotePort: 0, inode: 77, uid: 0, state: 7 }],
+    owners: [[77, [child.pid!]]],
+    processes: [{ pid: child.pid!, name: 'svc', cmdline: 'svc', user: 'root', uid: 0 }],
+  };
+  let reads = 0;
+  // Every read says the same: the ended process would stay the owner without the kernel's word.
+  const a = new LiveAttribution({ takeSnapshot: async () => (reads++, held), debounceMs: 60_000, onProcessesEnded: () => {} });
+  t.after(() => a.close());
+  if (a.connectEventsUnavailable) {
+    t.skip(`kernel events unavailable here: ${a.connectEventsUnavailable}`);
+    return;
+  }
+  await a.refresh();
+  assert.equal(a.owner('udp', '198.18.0.1', 40123, '198.18.5.5', 53)?.name, 'svc');
+  const before = Date.now() / 1000;
+  await new Promise((resolve) => child.once('exit', resolve));
+  const now = () => Date.now() / 1000 + 1;
+  let owner = a.owner('udp', '198.18.0.1', 40123, '198.18.5.5', 53, now());
+  for (let i = 0; i < 50 && owner; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    owner = a.owner('udp', '198.18.0.1', 40123, '198.18.5.5', 53, now());
+  }
+  assert.equal(owner, undefined, 'the ended process owns no packet captured after its end');
+  // The capture runs behind: a packet from before the end is still the process's own.
+  assert.equal(a.owner('udp', '198.18.0.1', 40123, '198.18.5.5', 53, before)?.name, 'svc');
+  assert.equal(reads, 1, 'no re-read happened meanwhile');
+  // A read begun after the end takes over: what /proc says then stands.
+  await a.refresh();
+  assert.equal(a.owner('udp', '198.18.0.1', 40123, '198.18.5.5', 53)?.name, 'svc');
+});

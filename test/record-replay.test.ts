@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { KernelOwners } from '../src/attribute/kernel-owners.js';
 import { runCli } from './support/run-cli.js';
 import {
   ProcGroup, directionSums, liveSkipReason, parseReport, portFilter, randomPorts, readCapture,
@@ -79,3 +80,46 @@ test(`record on lo (${engine} engine), then replay: per-PID totals equal tshark 
   }
 });
 }
+
+test('record keeps the owners of connections too short for /proc (kernel events), and replay finds them', { skip: skip ?? false, timeout: 60_000 }, async (t) => {
+  const kernel = KernelOwners.open({ readProcess: async () => undefined });
+  if (!(kernel instanceof KernelOwners)) {
+    t.skip(`kernel events unavailable here: ${kernel.unavailable}`);
+    return;
+  }
+  kernel.close();
+  const group = new ProcGroup();
+  const tmp = tempDir('record-short');
+  try {
+    const [port] = randomPorts(1, 26000, 32000) as [number];
+    const file = path.join(tmp.dir, 'capture.pcapng');
+    const recorder = group.netmeter('netmeter record', ['record', '-i', 'lo', '-o', file, '--duration', '6s', '--filter', portFilter([port])]);
+    await waitForPacketSocket(recorder);
+    await sleep(300);
+    // A server that answers each connection with 2,000 bytes; a client that opens 40 of
+    // them one after another (each lives a few ms) and exits: no /proc read sees its sockets.
+    const server = group.spawn('server', process.execPath, ['-e', `require('net').createServer((s) => { s.on('error', () => {}); s.end(Buffer.alloc(2000)); }).listen(${port}, '127.0.0.1', () => console.log('listening'))`]);
+    await server.stdout.waitFor((l) => l === 'listening', 'listening', 10_000);
+    const client = group.spawn('client', process.execPath, ['-e', `
+      const net = require('net');
+      let left = 40;
+      const next = () => { if (left-- === 0) return console.log('done');
+        const s = net.connect(${port}, '127.0.0.1'); s.on('data', () => {}); s.on('close', next); s.on('error', next); };
+      next();`]);
+    assert.equal(await client.exited, 0, 'the client made its connections');
+    const code = await waitExit(recorder, 20_000);
+    assert.equal(code, 0, `netmeter record exited with ${code}; stderr:\n${recorder.stderr.all}`);
+
+    const replay = await runCli(['replay', file, '--json'], { timeoutMs: 30_000 });
+    assert.equal(replay.code, 0, replay.stderr);
+    const report = parseReport(replay.stdout, 'netmeter replay --json');
+    const clientEntry = report.processes.find((p) => p.pid === client.pid);
+    assert.ok(clientEntry, `the client (pid ${client.pid}) is in the replay: ${JSON.stringify(report.processes.map((p) => [p.pid, p.name]))}`);
+    assert.equal(clientEntry.name, 'node');
+    assert.ok(clientEntry.receivedBytes >= 40 * 2000, `the client received its 40 answers: ${clientEntry.receivedBytes} B`);
+    assert.equal(report.unknown.bytes, 0, `nothing unknown: ${JSON.stringify(report.unknown)}`);
+  } finally {
+    await group.cleanup();
+    tmp.remove();
+  }
+});

@@ -151,7 +151,7 @@ export class Meter {
         let id = flows.lookup(out);
         const fromA = flows.fromA;
         if (id < 0) {
-          id = this.openConversation(out, fromA);
+          id = this.openConversation(out, fromA, ts);
           flows.insert(id);
           rows = this.rows; // opening may have grown it
         }
@@ -255,7 +255,7 @@ export class Meter {
   }
 
   /** A new conversation: one record per local end, each counting its own direction. */
-  private openConversation(p: DecodedPacket, sourceIsA: boolean): number {
+  private openConversation(p: DecodedPacket, sourceIsA: boolean, ts: number): number {
     const format = p.ipVersion === 4 ? formatIpv4 : formatIpv6;
     const protocol: Protocol = p.kind === PacketKind.TCP ? 'tcp' : 'udp';
     const source = { address: format(p.data, p.sourceAt), port: p.sourcePort };
@@ -265,7 +265,7 @@ export class Meter {
     const conversation = new Conversation();
     const open = (local: typeof source, remote: typeof source, sendsForward: boolean) => {
       const record = new ConnectionRecord(protocol, local.address, local.port, remote.address, remote.port, this.interfaceName);
-      record.owner = this.attribution.owner(protocol, local.address, local.port, remote.address, remote.port);
+      record.owner = this.attribution.owner(protocol, local.address, local.port, remote.address, remote.port, ts);
       conversation.records.push(record);
       // Forward is source → destination.
       conversation.sendsAToB.push(sendsForward === sourceIsA);

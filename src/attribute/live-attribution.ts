@@ -45,6 +45,14 @@ const CONNECT_EVENTS_MS = 50;
  * within this time.
  */
 const ENDS_MS = 100;
+/**
+ * Re-reads of /proc on a timer, behind the prompted ones. Every second even with the kernel's
+ * events: they cover TCP connects, not UDP, and a UDP socket that lives a second and sends
+ * its burst before any packet of it prompts a read (a prompted read comes 100 ms later, often
+ * after the process is gone) is found only by a timed read. This re-read is most of what an
+ * idle netmeter costs (~20 ms of CPU a second on this machine).
+ */
+const PERIODIC_REFRESH_MS = 1000;
 /** Above any inode the kernel hands out (32 bits), so a made-up one never names a real socket. */
 const LEARNED_INODE_BASE = 2 ** 32;
 
@@ -66,6 +74,9 @@ export class LiveAttribution implements Attribution {
   private readonly learnedInodes = { next: LEARNED_INODE_BASE };
   private connectTimer: NodeJS.Timeout | undefined;
   private readonly ended = new Set<number>();
+  /** Pids the kernel said ended, and when (seconds since the epoch, as packets): their ports may be another's now. */
+  private readonly endedAt = new Map<number, number>();
+  private periodicTimer: NodeJS.Timeout | undefined;
   private endsTimer: NodeJS.Timeout | undefined;
   private foundPending: NodeJS.Immediate | undefined;
   /** Why the kernel's connect events are not used, when they are not (for --debug and the help screen). */
@@ -108,7 +119,7 @@ export class LiveAttribution implements Attribution {
     return this.resolver.isLocal(address);
   }
 
-  owner(protocol: Protocol, localAddress: string, localPort: number, remoteAddress: string, remotePort: number): ProcessInfo | undefined {
+  owner(protocol: Protocol, localAddress: string, localPort: number, remoteAddress: string, remotePort: number, at?: number): ProcessInfo | undefined {
     // A connection this host made: /proc's socket if it was read, else the kernel's word,
     // before the listener on the port (which stands in for accepted connections).
     if (protocol === 'tcp' && this.connects) {
@@ -117,7 +128,13 @@ export class LiveAttribution implements Attribution {
         this.connects.owner(localAddress, localPort, remoteAddress, remotePort);
       if (connected) return connected;
     }
-    const found = this.resolver.resolve(protocol, localAddress, localPort, remoteAddress, remotePort);
+    let found = this.resolver.resolve(protocol, localAddress, localPort, remoteAddress, remotePort);
+    // A process that ended holds no port any more, whatever the last read said: a packet
+    // captured after its end belongs to whoever took the port (a service restarted on it),
+    // which the next read will show. Packets from before its end (the capture runs behind)
+    // are still its own.
+    const endedAt = found && at !== undefined ? this.endedAt.get(found.pid) : undefined;
+    if (endedAt !== undefined && at! >= endedAt) found = undefined;
     // A miss while the records are re-checked after a read is no news: that read was the
     // fresh look. Asking again there would re-read /proc ten times a second for as long as
     // a socket without owner stays in the table.
@@ -169,7 +186,12 @@ export class LiveAttribution implements Attribution {
 
   private gatherEnds(pids: number[]): void {
     if (!this.options.onProcessesEnded) return;
-    for (const pid of pids) this.ended.add(pid);
+    // Stamped when the kernel's event is taken (within CONNECT_EVENTS_MS of the end).
+    const now = Date.now() / 1000;
+    for (const pid of pids) {
+      this.ended.add(pid);
+      this.endedAt.set(pid, now);
+    }
     this.endsTimer ??= setTimeout(() => {
       this.endsTimer = undefined;
       const ended = [...this.ended];
@@ -185,19 +207,29 @@ export class LiveAttribution implements Attribution {
     void this.worker.close();
     clearInterval(this.connectTimer);
     clearTimeout(this.endsTimer);
+    clearInterval(this.periodicTimer);
     if (this.foundPending) clearImmediate(this.foundPending);
     this.connects?.close();
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
   }
 
+  /** Starts the timed re-reads (PERIODIC_REFRESH_MS); close() stops them. */
+  startPeriodicRefresh(): void {
+    if (this.periodicTimer || this.closed) return;
+    this.periodicTimer = setInterval(() => void this.refresh(), PERIODIC_REFRESH_MS);
+    this.periodicTimer.unref();
+  }
+
   private async readOnce(): Promise<void> {
-    this.lastRefreshAt = Date.now();
+    const startedAt = (this.lastRefreshAt = Date.now());
     try {
       const snapshot = withLearnedConnections(await this.takeSnapshot(this.procFs), this.connects?.takeLearned() ?? [], this.learnedInodes);
       if (this.closed) return;
       this.resolver.update(snapshot);
       this.latest = snapshot;
+      // A read begun after a process ended no longer lists it.
+      for (const [pid, at] of this.endedAt) if (at * 1000 < startedAt) this.endedAt.delete(pid);
       this.recheckingAfterRead = true;
       try {
         this.options.onRefresh?.(snapshot);

@@ -22,8 +22,6 @@ import { UsageError } from './usage-error.js';
 
 /** Connections quiet this long leave the flow table (their bytes stay counted), as in the live view. */
 const IDLE_CONNECTION_SECONDS = 300;
-/** How often owners are re-read from /proc besides the prompt re-reads for unknown sockets. */
-const REFRESH_MS = 5000;
 
 export const DAEMON_HELP = `Usage: sudo netmeter daemon [options]
 
@@ -110,11 +108,10 @@ export async function runDaemon(argv: string[], io: CommandIo): Promise<number> 
     }, Math.ceil((now + 1) / flushMs) * flushMs - now);
   };
   schedule();
-  const refresher = setInterval(() => void attribution.refresh(), REFRESH_MS);
+  attribution.startPeriodicRefresh();
 
   await stopped;
   clearTimeout(timer);
-  clearInterval(refresher);
   process.off('SIGINT', stop);
   process.off('SIGTERM', stop);
   await source.close();

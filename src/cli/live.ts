@@ -147,8 +147,8 @@ export async function runLive(argv: string[], io: CommandIo & { isTTY: boolean }
   // hundreds of megabytes of garbage. The kernel counters are still read every interval,
   // so a counter reset in between is seen.
   const perInterval = interactive || values.jsonl || (!values.json && durationSeconds === undefined);
+  attribution.startPeriodicRefresh();
   const timer = setInterval(() => {
-    void attribution.refresh();
     if (!perInterval) {
       meter.retireIdle(Date.now() / 1000 - IDLE_CONNECTION_SECONDS);
       for (const name of devices) void readKernelCounters(name).then((reading) => reading && kernel.get(name)!.update(reading));

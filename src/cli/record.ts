@@ -61,7 +61,7 @@ export async function runRecord(argv: string[], io: CommandIo): Promise<number> 
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   if (durationSeconds !== undefined) setTimeout(stop, durationSeconds * 1000).unref();
-  const refresher = setInterval(() => void attribution.refresh(), 1000);
+  attribution.startPeriodicRefresh();
   const started = Date.now();
   const pump = (async () => {
     for await (const batch of source.batches()) {
@@ -73,7 +73,6 @@ export async function runRecord(argv: string[], io: CommandIo): Promise<number> 
   pump.then(stop, stop);
 
   await stopped;
-  clearInterval(refresher);
   process.off('SIGINT', stop);
   process.off('SIGTERM', stop);
   await source.close();
