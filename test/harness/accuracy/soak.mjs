@@ -64,7 +64,10 @@ async function main() {
     net.setRate(o.rate ?? undefined);
     const nm = group.spawn('netmeter', 'ip', ['netns', 'exec', net.nsA, process.execPath, o.netmeter, '-i', net.ifA,
       '--duration', `${Math.ceil(o.minutes * 60 + 600)}s`, '--json']);
-    const hogs = o.nethogs ? group.spawn('nethogs', 'ip', ['netns', 'exec', net.nsA, 'nethogs', '-t', '-v', '2', '-d', '1', '-C', net.ifA]) : undefined;
+    // Only nethogs' RSS is sampled here; its trace output (every entry it knows, every second)
+    // is not kept: over half an hour of churn it outgrew a JavaScript string (512 MB).
+    const hogs = o.nethogs ? group.spawn('nethogs', 'ip', ['netns', 'exec', net.nsA, 'nethogs', '-t', '-v', '2', '-d', '1', '-C', net.ifA],
+      { stdio: ['ignore', 'ignore', 'pipe'] }) : undefined;
     await waitPacketSocket(nm);
     if (hogs) await waitPacketSocket(hogs);
     const started = Date.now();
