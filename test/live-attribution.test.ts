@@ -139,7 +139,7 @@ test('process ends reach the caller from the kernel, in batches', { skip: proces
 
 test('a port whose owner the kernel said ended is nobody\'s for later packets until /proc is read again', { skip: process.getuid?.() !== 0 && 'needs root (eBPF)' }, async (t) => {
   const child = spawn('sleep', ['0.2']);
-  const held: SocketSnapshot = {
+  let held: SocketSnapshot = {
     version: 1, takenAt: 0, localAddresses: ['198.18.0.1'],
     sockets: [{ protocol: 'udp', localAddress: '0.0.0.0', localPort: 40123, remoteAddress: '0.0.0.0', remotePort: 0, inode: 77, uid: 0, state: 7 }],
     owners: [[77, [child.pid!]]],
@@ -167,7 +167,12 @@ test('a port whose owner the kernel said ended is nobody\'s for later packets un
   // The capture runs behind: a packet from before the end is still the process's own.
   assert.equal(a.owner('udp', '198.18.0.1', 40123, '198.18.5.5', 53, before)?.name, 'svc');
   assert.equal(reads, 1, 'no re-read happened meanwhile');
-  // A read begun after the end takes over: what /proc says then stands.
+  // The kernel reports an end before the process's sockets are closed: a read that still
+  // lists the process does not undo the end.
   await a.refresh();
-  assert.equal(a.owner('udp', '198.18.0.1', 40123, '198.18.5.5', 53)?.name, 'svc');
+  assert.equal(a.owner('udp', '198.18.0.1', 40123, '198.18.5.5', 53, now()), undefined);
+  // A read that lists another process on the port: what /proc says then stands.
+  held = { ...held, owners: [[77, [1]]], processes: [{ pid: 1, name: 'svc-new', cmdline: 'svc', user: 'root', uid: 0 }] };
+  await a.refresh();
+  assert.equal(a.owner('udp', '198.18.0.1', 40123, '198.18.5.5', 53, now())?.name, 'svc-new');
 });

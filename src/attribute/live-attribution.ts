@@ -45,6 +45,8 @@ const CONNECT_EVENTS_MS = 50;
  * within this time.
  */
 const ENDS_MS = 100;
+/** How long an end is kept while reads still list the process (its sockets not yet closed). */
+const ENDS_KEPT_S = 60;
 /**
  * Re-reads of /proc on a timer, behind the prompted ones. Every second even with the kernel's
  * events: they cover TCP connects, not UDP, and a UDP socket that lives a second and sends
@@ -74,8 +76,13 @@ export class LiveAttribution implements Attribution {
   private readonly learnedInodes = { next: LEARNED_INODE_BASE };
   private connectTimer: NodeJS.Timeout | undefined;
   private readonly ended = new Set<number>();
-  /** Pids the kernel said ended, and when (seconds since the epoch, as packets): their ports may be another's now. */
-  private readonly endedAt = new Map<number, number>();
+  /**
+   * Pids the kernel said ended: when (seconds since the epoch, as packets) and which process
+   * that was (its start time, as far as the last read knew). Their ports may be another's now.
+   */
+  private readonly endedAt = new Map<number, { at: number; startTime: number | undefined }>();
+  /** The last read's processes by pid. */
+  private processesByPid = new Map<number, ProcessInfo>();
   private periodicTimer: NodeJS.Timeout | undefined;
   private endsTimer: NodeJS.Timeout | undefined;
   private foundPending: NodeJS.Immediate | undefined;
@@ -133,8 +140,8 @@ export class LiveAttribution implements Attribution {
     // captured after its end belongs to whoever took the port (a service restarted on it),
     // which the next read will show. Packets from before its end (the capture runs behind)
     // are still its own.
-    const endedAt = found && at !== undefined ? this.endedAt.get(found.pid) : undefined;
-    if (endedAt !== undefined && at! >= endedAt) found = undefined;
+    const end = found && at !== undefined ? this.endedAt.get(found.pid) : undefined;
+    if (end && at! >= end.at && end.startTime === found!.startTime) found = undefined;
     // A miss while the records are re-checked after a read is no news: that read was the
     // fresh look. Asking again there would re-read /proc ten times a second for as long as
     // a socket without owner stays in the table.
@@ -190,7 +197,7 @@ export class LiveAttribution implements Attribution {
     const now = Date.now() / 1000;
     for (const pid of pids) {
       this.ended.add(pid);
-      this.endedAt.set(pid, now);
+      this.endedAt.set(pid, { at: now, startTime: this.processesByPid.get(pid)?.startTime });
     }
     this.endsTimer ??= setTimeout(() => {
       this.endsTimer = undefined;
@@ -228,8 +235,14 @@ export class LiveAttribution implements Attribution {
       if (this.closed) return;
       this.resolver.update(snapshot);
       this.latest = snapshot;
-      // A read begun after a process ended no longer lists it.
-      for (const [pid, at] of this.endedAt) if (at * 1000 < startedAt) this.endedAt.delete(pid);
+      this.processesByPid = new Map(snapshot.processes.map((p) => [p.pid, p]));
+      // An end is kept until a read no longer lists that process: the kernel reports the end
+      // before the process's sockets are closed, so a read begun just after may still list
+      // them (this made the restarted-service workload fail 3 runs in 8). A minute bounds it.
+      for (const [pid, end] of this.endedAt) {
+        const listed = this.processesByPid.get(pid);
+        if (!listed || listed.startTime !== end.startTime || startedAt / 1000 - end.at > ENDS_KEPT_S) this.endedAt.delete(pid);
+      }
       this.recheckingAfterRead = true;
       try {
         this.options.onRefresh?.(snapshot);
