@@ -4,15 +4,12 @@
 
 import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
-import { createElement } from 'react';
-import { render } from 'ink';
 import { RateWindow } from '../account/rate-window.js';
 import { KernelCounterDelta, readKernelCounters } from '../capture/kernel-counters.js';
 import { captureOptions, captureOptionsHelp, droppedPackets, liveCaptureOptions, LOCAL_OPTION_HELP, startLiveCapture } from './live-capture.js';
 import { buildUsageReport, type UsageReport } from '../present/usage-report.js';
 import { renderUsageTable } from '../present/usage-table.js';
 import type { LiveAttribution } from '../attribute/live-attribution.js';
-import { LiveApp } from '../present/live/live-app.js';
 import { LiveFeedStore } from '../present/live/live-feed.js';
 import { parseDuration, parsePositiveInteger, parseSortKey } from './options.js';
 import type { CommandIo } from './replay.js';
@@ -138,8 +135,11 @@ export async function runLive(argv: string[], io: CommandIo & { isTTY: boolean }
   if (durationSeconds !== undefined) setTimeout(stop, durationSeconds * 1000).unref();
 
   const feed = new LiveFeedStore({ report: firstReport, elapsedSeconds: 0, intervalSeconds });
-  let ink: ReturnType<typeof render> | undefined;
+  let ink: { unmount(): void } | undefined;
   if (interactive) {
+    // Loaded only for the screen: Ink and React are ~38 MB of memory that --json, --jsonl
+    // and the plain table never use.
+    const [{ createElement }, { render }, { LiveApp }] = await Promise.all([import('react'), import('ink'), import('../present/live/live-app.js')]);
     ink = render(createElement(LiveApp, { feed, onQuit: stop, initialState: { sort: sort === 'sent' ? 'upload' : sort === 'received' ? 'download' : 'total' }, ownersFrom: ownersFrom(attribution) }), { exitOnCtrlC: false });
   }
   // Reports every interval only when someone sees them: with --json/--duration alone only
