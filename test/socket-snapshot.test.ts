@@ -1,8 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ProcFs } from '../src/attribute/proc/proc-fs.js';
 import {
+  ProcessCache,
   parseSocketSnapshot,
   serializeSocketSnapshot,
   SnapshotFormatError,
@@ -124,5 +128,35 @@ test('a malformed snapshot is a one-line SnapshotFormatError naming the path and
         return true;
       },
     );
+  }
+});
+
+test('a process is read in full once; later snapshots check only its start time', async () => {
+  const root = mkdtempSync(path.join(tmpdir(), 'netmeter-proc-'));
+  try {
+    const write = (name: string, startTime: number) => {
+      mkdirSync(path.join(root, '42'), { recursive: true });
+      writeFileSync(path.join(root, '42', 'comm'), `${name}\n`);
+      writeFileSync(path.join(root, '42', 'cmdline'), `${name}\0--flag\0`);
+      writeFileSync(path.join(root, '42', 'status'), 'Name:\tx\nUid:\t0\t0\t0\t0\n');
+      // Field 22 is the start time; fields 3-21 are filler.
+      writeFileSync(path.join(root, '42', 'stat'), `42 (${name}) S ${Array.from({ length: 18 }, () => '0').join(' ')} ${startTime} 0 0\n`);
+    };
+    const procFs = new ProcFs(root, '/dev/null');
+    const known = new ProcessCache();
+    write('first', 1000);
+    assert.equal((await known.read(procFs, 42))?.name, 'first');
+    write('renamed', 1000); // same process: not read again
+    assert.equal((await known.read(procFs, 42))?.name, 'first');
+    write('other', 2000); // the pid now belongs to another process
+    const other = await known.read(procFs, 42);
+    assert.deepEqual([other?.name, other?.cmdline, other?.startTime], ['other', 'other --flag', 2000]);
+    known.keepOnly(new Set());
+    write('after', 2000);
+    assert.equal((await known.read(procFs, 42))?.name, 'after', 'forgotten, so read in full');
+    rmSync(path.join(root, '42'), { recursive: true });
+    assert.equal(await known.read(procFs, 42), undefined, 'gone');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
   }
 });

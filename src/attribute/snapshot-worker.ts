@@ -4,7 +4,7 @@
 
 import { isMainThread, parentPort, Worker } from 'node:worker_threads';
 import { ProcFs } from './proc/proc-fs.js';
-import { takeSocketSnapshot } from './socket-snapshot.js';
+import { ProcessCache, takeSocketSnapshot } from './socket-snapshot.js';
 import type { SocketSnapshot } from './types.js';
 
 interface Request {
@@ -15,8 +15,9 @@ type Reply = { id: number; snapshot: SocketSnapshot } | { id: number; error: str
 
 if (!isMainThread && parentPort) {
   const port = parentPort;
+  const known = new ProcessCache();
   port.on('message', (request: Request) => {
-    takeSocketSnapshot(new ProcFs(request.root)).then(
+    takeSocketSnapshot(new ProcFs(request.root), undefined, undefined, known).then(
       (snapshot) => port.postMessage({ id: request.id, snapshot } satisfies Reply),
       (error: unknown) => port.postMessage({ id: request.id, error: error instanceof Error ? error.message : String(error) } satisfies Reply),
     );

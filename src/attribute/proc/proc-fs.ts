@@ -76,6 +76,16 @@ export class ProcFs {
     return info;
   }
 
+  /** The process's start time (stat field 22, clock ticks since boot); undefined when it is gone or has none. */
+  async readStartTime(pid: number): Promise<number | undefined> {
+    try {
+      return parseStatStartTime(await readFile(join(this.root, String(pid), 'stat'), 'utf8'));
+    } catch (error) {
+      if (isVanished(error)) return undefined;
+      throw error;
+    }
+  }
+
   /**
    * This host's interface addresses, canonical text: IPv4 from net/fib_trie's "/32 host
    * LOCAL" entries, IPv6 from net/if_inet6. Both files exist in a real /proc too, so the same
