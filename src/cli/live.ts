@@ -8,6 +8,7 @@ import { RateWindow } from '../account/rate-window.js';
 import { KernelCounterDelta, readKernelCounters } from '../capture/kernel-counters.js';
 import { captureOptions, captureOptionsHelp, droppedPackets, liveCaptureOptions, LOCAL_OPTION_HELP, startLiveCapture } from './live-capture.js';
 import { buildUsageReport, type UsageReport } from '../present/usage-report.js';
+import { writeReportJson } from '../present/report-json.js';
 import { renderUsageTable } from '../present/usage-table.js';
 import type { LiveAttribution } from '../attribute/live-attribution.js';
 import { LiveFeedStore } from '../present/live/live-feed.js';
@@ -174,7 +175,8 @@ export async function runLive(argv: string[], io: CommandIo & { isTTY: boolean }
   attribution.close();
   if (!interactive && !values.jsonl && durationSeconds !== undefined) {
     const report = await tick(true);
-    io.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : renderUsageTable(report, { sort, ...(top ? { top } : {}) }));
+    if (values.json) writeReportJson(report, (text) => io.stdout.write(text));
+    else io.stdout.write(renderUsageTable(report, { sort, ...(top ? { top } : {}) }));
   }
   if (failure) throw failure;
   return 0;

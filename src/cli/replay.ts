@@ -14,6 +14,7 @@ import { PcapngFileSource } from '../capture/pcapng-file.js';
 import { SocketResolver } from '../attribute/socket-resolver.js';
 import { walkSocketOwners } from '../attribute/socket-owners.js';
 import { buildUsageReport } from '../present/usage-report.js';
+import { writeReportJson } from '../present/report-json.js';
 import { renderUsageTable } from '../present/usage-table.js';
 import { parseCidrList, parsePositiveInteger, parseSortKey } from './options.js';
 import { UsageError } from './usage-error.js';
@@ -89,7 +90,8 @@ export async function runReplay(argv: string[], io: CommandIo): Promise<number> 
     { kind: source.kind, path, interfaces: source.interfaces().map((i) => i.name), ...(error ? { error: error.message } : {}) },
     meter.lastTimestamp - meter.firstTimestamp || 0,
   );
-  io.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : renderUsageTable(report, { sort, ...(top ? { top } : {}) }));
+  if (values.json) writeReportJson(report, (text) => io.stdout.write(text));
+  else io.stdout.write(renderUsageTable(report, { sort, ...(top ? { top } : {}) }));
   if (error) {
     io.stderr.write(`netmeter: ${error.message}; the totals above cover the packets read so far\n`);
     return 1;
