@@ -43,31 +43,37 @@ interface WorkloadResult {
 
 const skip = skipReason();
 
-test('accuracy: netmeter credits >= 99% of a long transfer\'s bytes to the right process (beside nethogs)', { skip, timeout: 90_000 }, async (t) => {
+/** Runs the harness's named workloads (--quick) and returns their results. */
+async function runWorkloads(workloads: string[], prefix: string, timeoutMs: number): Promise<WorkloadResult[]> {
   const tmp = tempDir('accuracy');
   try {
     const out = path.join(tmp.dir, 'accuracy.json');
     // Its own namespace names, so a manual run of the harness (nm-acc-*) is not disturbed.
-    await execFileP(process.execPath, [HARNESS, '--workloads', 'long-tcp', '--quick', '--netmeter', CLI,
-      '--prefix', `nm-acct${process.pid}`, '--json', out], { cwd: REPO_ROOT, timeout: 80_000, maxBuffer: 16 << 20 });
-    const { results } = JSON.parse(readFileSync(out, 'utf8')) as { results: WorkloadResult[] };
-    const r = results.find((x) => x.name === 'long-tcp');
-    assert.ok(r, 'the long-tcp workload ran');
-    assert.ok(r.reference.trueBytes > 4_000_000, `the reference capture holds the transfers (${r.reference.trueBytes} B)`);
-    assert.ok(!r.reference.tcpdumpDropped, 'tcpdump dropped nothing: the reference is complete');
-    const share = (s: Score) => `${(s.rightShare * 100).toFixed(2)}%`;
-    t.diagnostic(`right process: netmeter ${share(r.netmeter)} (per connection ${share(r.netmeterConn)}), nethogs ${r.nethogs ? share(r.nethogs) : 'n/a'}`);
-    assert.ok(r.netmeter.rightShare >= 0.99, `netmeter credited ${share(r.netmeter)} to the right process (wrong ${r.netmeter.wrongShare}, unknown ${r.netmeter.unknownShare}, missed ${r.netmeter.missedShare})`);
-    assert.ok(r.netmeterConn.rightShare >= 0.99, `per connection record: ${share(r.netmeterConn)}`);
-    assert.ok(r.netmeter.wrongShare <= 0.01, `netmeter credited ${(r.netmeter.wrongShare * 100).toFixed(2)}% to a wrong process`);
-    // netmeter's own capture against the kernel's counters over the same run.
-    const i = r.interface;
-    if (i.kernelRxBytes !== undefined && i.kernelTxBytes !== undefined) {
-      assert.ok(Math.abs(i.rxBytes - i.kernelRxBytes) <= Math.max(1000, i.kernelRxBytes * 0.005), `rx: captured ${i.rxBytes} vs kernel ${i.kernelRxBytes}`);
-      assert.ok(Math.abs(i.txBytes - i.kernelTxBytes) <= Math.max(1000, i.kernelTxBytes * 0.005), `tx: captured ${i.txBytes} vs kernel ${i.kernelTxBytes}`);
-    }
+    await execFileP(process.execPath, [HARNESS, '--workloads', workloads.join(','), '--quick', '--netmeter', CLI,
+      '--prefix', `${prefix}${process.pid}`, '--json', out], { cwd: REPO_ROOT, timeout: timeoutMs, maxBuffer: 16 << 20 });
+    return (JSON.parse(readFileSync(out, 'utf8')) as { results: WorkloadResult[] }).results;
   } finally {
     tmp.remove();
+  }
+}
+
+const share = (s: Score) => `${(s.rightShare * 100).toFixed(2)}%`;
+
+test('accuracy: netmeter credits >= 99% of a long transfer\'s bytes to the right process (beside nethogs)', { skip, timeout: 90_000 }, async (t) => {
+  const results = await runWorkloads(['long-tcp'], 'nm-acct', 80_000);
+  const r = results.find((x) => x.name === 'long-tcp');
+  assert.ok(r, 'the long-tcp workload ran');
+  assert.ok(r.reference.trueBytes > 4_000_000, `the reference capture holds the transfers (${r.reference.trueBytes} B)`);
+  assert.ok(!r.reference.tcpdumpDropped, 'tcpdump dropped nothing: the reference is complete');
+  t.diagnostic(`right process: netmeter ${share(r.netmeter)} (per connection ${share(r.netmeterConn)}), nethogs ${r.nethogs ? share(r.nethogs) : 'n/a'}`);
+  assert.ok(r.netmeter.rightShare >= 0.99, `netmeter credited ${share(r.netmeter)} to the right process (wrong ${r.netmeter.wrongShare}, unknown ${r.netmeter.unknownShare}, missed ${r.netmeter.missedShare})`);
+  assert.ok(r.netmeterConn.rightShare >= 0.99, `per connection record: ${share(r.netmeterConn)}`);
+  assert.ok(r.netmeter.wrongShare <= 0.01, `netmeter credited ${(r.netmeter.wrongShare * 100).toFixed(2)}% to a wrong process`);
+  // netmeter's own capture against the kernel's counters over the same run.
+  const i = r.interface;
+  if (i.kernelRxBytes !== undefined && i.kernelTxBytes !== undefined) {
+    assert.ok(Math.abs(i.rxBytes - i.kernelRxBytes) <= Math.max(1000, i.kernelRxBytes * 0.005), `rx: captured ${i.rxBytes} vs kernel ${i.kernelRxBytes}`);
+    assert.ok(Math.abs(i.txBytes - i.kernelTxBytes) <= Math.max(1000, i.kernelTxBytes * 0.005), `tx: captured ${i.txBytes} vs kernel ${i.kernelTxBytes}`);
   }
 });
 
@@ -79,23 +85,14 @@ test('accuracy: short-lived connections (tens of ms each), client and server sid
     return;
   }
   kernel.close();
-  const tmp = tempDir('accuracy-short');
-  try {
-    const out = path.join(tmp.dir, 'accuracy.json');
-    await execFileP(process.execPath, [HARNESS, '--workloads', 'short-tcp-client,short-tcp-server', '--quick', '--netmeter', CLI,
-      '--prefix', `nm-accs${process.pid}`, '--json', out], { cwd: REPO_ROOT, timeout: 140_000, maxBuffer: 16 << 20 });
-    const { results } = JSON.parse(readFileSync(out, 'utf8')) as { results: WorkloadResult[] };
-    const share = (s: Score) => `${(s.rightShare * 100).toFixed(2)}%`;
-    for (const name of ['short-tcp-client', 'short-tcp-server']) {
-      const r = results.find((x) => x.name === name);
-      assert.ok(r, `the ${name} workload ran`);
-      assert.ok(r.reference.trueBytes > 100_000, `the reference capture holds the connections (${r.reference.trueBytes} B)`);
-      t.diagnostic(`${name}: right process: netmeter ${share(r.netmeter)} (per connection ${share(r.netmeterConn)}), nethogs ${r.nethogs ? share(r.nethogs) : 'n/a'}`);
-      assert.ok(r.netmeter.rightShare >= 0.995, `netmeter credited ${share(r.netmeter)} to the right process (wrong ${r.netmeter.wrongShare}, unknown ${r.netmeter.unknownShare}, missed ${r.netmeter.missedShare})`);
-      // Bytes counted for a process that does not own them (e.g. a client in another namespace) are not "right" twice over.
-      assert.ok(r.netmeter.wrongShare <= 0.005, `netmeter credited ${(r.netmeter.wrongShare * 100).toFixed(2)}% to a wrong process`);
-    }
-  } finally {
-    tmp.remove();
+  const results = await runWorkloads(['short-tcp-client', 'short-tcp-server'], 'nm-accs', 140_000);
+  for (const name of ['short-tcp-client', 'short-tcp-server']) {
+    const r = results.find((x) => x.name === name);
+    assert.ok(r, `the ${name} workload ran`);
+    assert.ok(r.reference.trueBytes > 100_000, `the reference capture holds the connections (${r.reference.trueBytes} B)`);
+    t.diagnostic(`${name}: right process: netmeter ${share(r.netmeter)} (per connection ${share(r.netmeterConn)}), nethogs ${r.nethogs ? share(r.nethogs) : 'n/a'}`);
+    assert.ok(r.netmeter.rightShare >= 0.995, `netmeter credited ${share(r.netmeter)} to the right process (wrong ${r.netmeter.wrongShare}, unknown ${r.netmeter.unknownShare}, missed ${r.netmeter.missedShare})`);
+    // Bytes counted for a process that does not own them (e.g. a client in another namespace) are not "right" twice over.
+    assert.ok(r.netmeter.wrongShare <= 0.005, `netmeter credited ${(r.netmeter.wrongShare * 100).toFixed(2)}% to a wrong process`);
   }
 });
