@@ -207,6 +207,9 @@ async function main() {
     const flowRecords = report.connections.filter((c) => c.protocol === 'udp' && c.remotePort !== o.procPort);
     const udpRecords = flowRecords.length;
     const owned = flowRecords.filter((c) => c.pid === genDone.pid).length;
+    // The generator usually ends before netmeter stops, and an ended process's UDP records
+    // are retired into its totals: its process entry says what it was credited with.
+    const genEntry = report.processes.find((p) => p.pid === genDone.pid);
     // The idle processes' records, and those credited to the process that holds the socket.
     const idleSet = new Set(idlePids);
     const idleRecords = report.connections.filter((c) => c.protocol === 'udp' && c.remotePort === o.procPort);
@@ -222,9 +225,10 @@ async function main() {
         idleMb: mbOf(nmS.at('idle')), processesMb: mbOf(nmS.at('processes')), duringFlowsMb: mbOf(nmS.at('flows')), afterMb: mbOf(nmS.at('after')),
         peakMb: mbOf(nmS.peak()), reportMb: mbOf(nmS.at('report')),
         capturedPackets: report.totals.packets, udpConnectionRecords: udpRecords, ownedByGenerator: owned,
+        generatorSentPackets: genEntry?.sentPackets ?? 0, generatorSentBytes: genEntry?.sentBytes ?? 0, retiredConnections: report.retiredConnections,
         idleProcesses: idlePids.length, idleProcessRecords: idleRecords.length, idleRecordsOwned: idleOwned, idleProcessesInReport: idleInReport,
         processesInReport: report.processes.length, connectionsInReport: report.connections.length,
-        unknownBytes: report.unknown.bytes, droppedPackets: report.interfaces[0]?.droppedPackets ?? 0,
+        unknownBytes: report.unknown.bytes, droppedPackets: report.interfaces[0]?.droppedPackets, // absent: none dropped
         documentMb: (nm.out.length / 1e6).toFixed(1),
       },
       nethogs: hogS ? { idleMb: mbOf(hogS.at('idle')), processesMb: mbOf(hogS.at('processes')), duringFlowsMb: mbOf(hogS.at('flows')), peakMb: mbOf(hogS.peak()) } : undefined,
@@ -248,7 +252,7 @@ async function main() {
       h ? `| nethogs RSS (MB) | ${h.idleMb} |${withProcesses ? ` ${h.processesMb} |` : ''} ${h.duringFlowsMb} | — | — | **${h.peakMb}** |` : null,
       '',
       `Peaks by process: netmeter's own process ${n.mainPeakMb} MB, a capture child ${n.childPeakMb} MB.`,
-      `netmeter captured ${n.capturedPackets} packets (${n.droppedPackets} dropped), kept ${n.udpConnectionRecords} UDP connection records of the flows (${n.ownedByGenerator} owned by the generator), unknown ${n.unknownBytes} B; its JSON document was ${n.documentMb} MB (${n.processesInReport} processes, ${n.connectionsInReport} connections).`,
+      `netmeter captured ${n.capturedPackets} packets (${n.droppedPackets ?? 0} dropped), credited the generator with ${n.generatorSentPackets} packets sent (${n.generatorSentBytes} B), kept ${n.udpConnectionRecords} UDP connection records of the flows (${n.ownedByGenerator} owned by the generator; ${n.retiredConnections} records retired, e.g. when the generator ended), unknown ${n.unknownBytes} B; its JSON document was ${n.documentMb} MB (${n.processesInReport} processes, ${n.connectionsInReport} connections).`,
       withProcesses ? `Idle processes: ${n.idleProcessRecords} records of their datagrams, ${n.idleRecordsOwned} credited to the process holding the socket; ${n.idleProcessesInReport} of ${n.idleProcesses} listed in the document.` : null,
     ].filter((l) => l !== null);
     process.stdout.write(`${lines.join('\n')}\n`);
