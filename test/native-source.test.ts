@@ -12,6 +12,7 @@ import { CaptureDeviceError } from '../src/capture/capture-interfaces.js';
 import { NativeLiveSource, nativeCaptureAvailable, nativeCaptureError } from '../src/capture/native-source.js';
 import { LinkType, type PacketBatch, type PacketSource } from '../src/capture/packet-batch.js';
 import { hasCapturePrivilege, PrivilegeError } from '../src/capture/privilege.js';
+import { runModuleAsNobody } from './support/run-unprivileged.js';
 
 const privileged = hasCapturePrivilege();
 const NEEDS_PRIVILEGE = 'needs CAP_NET_RAW: run as root';
@@ -337,20 +338,7 @@ test('without privileges, opening lo fails with the PrivilegeError message', { t
     import { NativeLiveSource } from ${JSON.stringify(nativeSourceUrl)};
     try { await NativeLiveSource.open({ devices: ['lo'] }); console.log('opened'); process.exit(0); }
     catch (error) { console.error(error.name + ': ' + error.message); process.exit(1); }`;
-  const nodeArgs = [process.execPath, '--input-type=module', '-e', script];
-  let result: { code: number | null; stderr: string } | undefined;
-  for (const [command, ...args] of [
-    ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', ...nodeArgs],
-    ['runuser', '-u', 'nobody', '--', ...nodeArgs],
-  ] as string[][]) {
-    const child = spawn(command!, args, { cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    const outcome = await Promise.race([once(child, 'close'), once(child, 'error').then(() => 'missing' as const)]);
-    if (outcome === 'missing') continue;
-    result = { code: (outcome as [number | null])[0], stderr };
-    break;
-  }
+  const result = await runModuleAsNobody(script);
   if (!result) return t.skip('neither setpriv nor runuser is installed: cannot run as an unprivileged user');
   assert.equal(result.code, 1, result.stderr);
   assert.match(result.stderr.trim(), /^PrivilegeError: capturing on lo needs privileges: run with sudo/);
