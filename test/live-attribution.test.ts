@@ -147,7 +147,8 @@ test('a port whose owner the kernel said ended is nobody\'s for later packets un
   };
   let reads = 0;
   // Every read says the same: the ended process would stay the owner without the kernel's word.
-  const a = new LiveAttribution({ takeSnapshot: async () => (reads++, held), debounceMs: 60_000, onProcessesEnded: () => {} });
+  const endsTold: Array<readonly number[] | undefined> = [];
+  const a = new LiveAttribution({ takeSnapshot: async (_fs, ended) => (reads++, endsTold.push(ended), held), debounceMs: 60_000, onProcessesEnded: () => {} });
   t.after(() => a.close());
   if (a.connectEventsUnavailable) {
     t.skip(`kernel events unavailable here: ${a.connectEventsUnavailable}`);
@@ -170,9 +171,28 @@ test('a port whose owner the kernel said ended is nobody\'s for later packets un
   // The kernel reports an end before the process's sockets are closed: a read that still
   // lists the process does not undo the end.
   await a.refresh();
+  assert.ok(endsTold[1]?.includes(child.pid!), `the read is told of the end, to look at who holds the port now: ${JSON.stringify(endsTold)}`);
   assert.equal(a.owner('udp', '198.18.0.1', 40123, '198.18.5.5', 53, now()), undefined);
   // A read that lists another process on the port: what /proc says then stands.
   held = { ...held, owners: [[77, [1]]], processes: [{ pid: 1, name: 'svc-new', cmdline: 'svc', user: 'root', uid: 0 }] };
   await a.refresh();
   assert.equal(a.owner('udp', '198.18.0.1', 40123, '198.18.5.5', 53, now())?.name, 'svc-new');
+});
+
+test('a read that finds nothing changed keeps the owners and re-checks no record; without kernel events every read is told no ends', async () => {
+  const told: Array<readonly number[] | undefined> = [];
+  const answers: Array<SocketSnapshot | undefined> = [snapshot(1000, 7), undefined];
+  const refreshed: number[] = [];
+  const a = new LiveAttribution({
+    connectEvents: false,
+    takeSnapshot: async (_fs, ended) => (told.push(ended), answers.shift()),
+    onRefresh: (s) => refreshed.push(s.processes[0]!.pid),
+  });
+  await a.refresh();
+  await a.refresh();
+  a.close();
+  assert.deepEqual(refreshed, [7], 'only the read with news is passed on');
+  assert.equal(a.owner('tcp', '198.18.0.1', 1000, '198.18.0.2', 80)?.pid, 7);
+  assert.equal(a.snapshot?.processes[0]?.pid, 7);
+  assert.deepEqual(told, [undefined, undefined], 'no ends heard of: the reader must walk');
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,8 +10,11 @@ import {
   parseSocketSnapshot,
   serializeSocketSnapshot,
   SnapshotFormatError,
+  SnapshotReader,
   takeSocketSnapshot,
+  READ_ALL_AT_LEAST_EVERY_MS,
 } from '../src/attribute/socket-snapshot.js';
+import { walkSocketOwnersJs } from '../src/attribute/socket-owners.js';
 import type { SocketSnapshot } from '../src/attribute/types.js';
 
 const HOST_SAMPLE = fileURLToPath(new URL('../../fixtures/proc/host-sample', import.meta.url));
@@ -159,4 +162,85 @@ test('a process is read in full once; later snapshots check only its start time'
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+});
+
+test('a reader reads the tables asked for and walks the fds only for a new inode or the end of an owner, all every 10 s; else it answers "unchanged"', async () => {
+  const root = mkdtempSync(path.join(tmpdir(), 'netmeter-proc-'));
+  try {
+    cpSync(HOST_SAMPLE, root, { recursive: true, verbatimSymlinks: true });
+    const tcpTable = path.join(root, 'net', 'tcp');
+    const tableBefore = readFileSync(tcpTable, 'utf8');
+    let held = await walkSocketOwnersJs(root);
+    let walks = 0;
+    const walk = async () => {
+      walks++;
+      return new Map(held);
+    };
+    let now = 1_700_000_000_000;
+    const reader = new SnapshotReader(new ProcFs(root, undefined, 'LE'), walk, () => now);
+    const owners = (s: SocketSnapshot | undefined) => new Map(s?.owners);
+
+    const first = await reader.read([]);
+    assert.equal(walks, 1);
+    assert.deepEqual(owners(first).get(6075), [4429]);
+    assert.equal(await reader.read([]), undefined, 'nothing changed');
+    assert.equal(await reader.read([12345]), undefined, 'a process that held no socket ended');
+    assert.equal(walks, 1, 'neither read walked');
+
+    // A connection no walk has seen: its owner is looked for.
+    appendFileSync(tcpTable, '   6: 0100007F:1F90 0100007F:D431 01 00000000:00000000 00:00000000 00000000 65534        0 7777 1 0000000000000000 20 4 30 10 -1\n');
+    held.set(7777, [4440]);
+    assert.equal(await reader.read([], ['udp']), undefined, 'the TCP tables were not asked for');
+    assert.equal(walks, 1);
+    const withNew = await reader.read([], ['tcp']);
+    assert.equal(walks, 2);
+    assert.deepEqual(owners(withNew).get(7777), [4440]);
+
+    // 4429 ended, its sockets left to the child it shared them with.
+    held = new Map([...held].map(([inode, pids]) => [inode, pids.filter((pid) => pid !== 4429)] as [number, number[]]).filter(([, pids]) => pids.length > 0));
+    const afterEnd = await reader.read([4429]);
+    assert.equal(walks, 3, 'the end of an owner is a reason to walk');
+    assert.deepEqual(owners(afterEnd).get(6074), [4440]);
+    assert.ok(!afterEnd!.processes.some((p) => p.pid === 4429));
+
+    assert.equal(await reader.read(undefined), undefined, 'ends not known: walked, found the same');
+    assert.equal(walks, 4);
+    // A socket that closed leaves the snapshot, with no walk.
+    writeFileSync(tcpTable, tableBefore);
+    const afterClose = await reader.read([]);
+    assert.equal(walks, 4);
+    assert.ok(afterClose !== undefined, 'a socket closed: that is a change');
+    assert.ok(!afterClose.sockets.some((s) => s.inode === 7777));
+    assert.equal(owners(afterClose).get(7777), undefined);
+    assert.equal(await reader.read([]), undefined);
+
+    // Ten seconds after the last full read, everything is read and walked, asked or not.
+    appendFileSync(tcpTable, '   6: 0100007F:1F90 0100007F:D431 01 00000000:00000000 00:00000000 00000000 65534        0 7777 1 0000000000000000 20 4 30 10 -1\n');
+    assert.equal(await reader.read([], []), undefined, 'not yet');
+    now += READ_ALL_AT_LEAST_EVERY_MS;
+    const late = await reader.read([], []);
+    assert.equal(walks, 5);
+    assert.deepEqual(owners(late).get(7777), [4440]);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("a reader walks again while an ended owner is still listed (the kernel reports an end before the fds close)", async () => {
+  const held = new Map([[6075, [4429]]]);
+  let walks = 0;
+  const reader = new SnapshotReader(
+    new ProcFs(HOST_SAMPLE, undefined, 'LE'),
+    async () => (walks++, new Map(held)),
+    () => 0,
+  );
+  await reader.read([]);
+  await reader.read([4429]);
+  assert.equal(walks, 2);
+  held.delete(6075); // its fds closed now
+  const after = await reader.read([]);
+  assert.equal(walks, 3, 'still listed after the first walk: walked again');
+  assert.equal(new Map(after?.owners).get(6075), undefined);
+  await reader.read([]);
+  assert.equal(walks, 3, 'no longer listed: no more walks');
 });

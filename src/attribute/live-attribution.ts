@@ -19,11 +19,17 @@ export interface LiveAttributionOptions {
   localCidrs?: Cidr[];
   /** Shortest time between two re-reads prompted by unknown sockets. */
   debounceMs?: number;
-  /** Called after every re-read, e.g. to credit records that were waiting for their owner. */
+  /** Called after every re-read that found a change, e.g. to credit records that were waiting for their owner. */
   onRefresh?: (snapshot: SocketSnapshot) => void;
   /** Called when a re-read fails (a /proc file unreadable); the last good snapshot stays. */
   onError?: (error: unknown) => void;
-  takeSnapshot?: (procFs: ProcFs) => Promise<SocketSnapshot>;
+  /**
+   * Reads /proc; resolves to undefined when nothing changed since the last read. `ended`:
+   * the pids that ended since the last call, as the kernel reported them; undefined when
+   * the kernel's events are not in use. `protocols`: whose socket tables may hold news.
+   * Default: the worker thread (SnapshotReader).
+   */
+  takeSnapshot?: (procFs: ProcFs, ended: readonly number[] | undefined, protocols: readonly Protocol[]) => Promise<SocketSnapshot | undefined>;
   /** Learn the owners of outgoing TCP connections from the kernel (eBPF) as they connect. Default true. */
   connectEvents?: boolean;
   /** Called when the kernel named the owners of connections asked about before, e.g. to credit waiting records. */
@@ -51,26 +57,36 @@ const ENDS_KEPT_S = 60;
  * Re-reads of /proc on a timer, behind the prompted ones. Every second even with the kernel's
  * events: they cover TCP connects, not UDP, and a UDP socket that lives a second and sends
  * its burst before any packet of it prompts a read (a prompted read comes 100 ms later, often
- * after the process is gone) is found only by a timed read. This re-read is most of what an
- * idle netmeter costs (~20 ms of CPU a second on this machine).
+ * after the process is gone) is found only by a timed read. With the kernel's events a timed
+ * read reads the UDP tables alone, and walks the fds only for news (SnapshotReader): TCP
+ * sockets are read when a packet asks, and everything every 10 s.
  */
 const PERIODIC_REFRESH_MS = 1000;
 /** Above any inode the kernel hands out (32 bits), so a made-up one never names a real socket. */
+/** Ends kept for the next read at most; past this, that read walks every process anyway. */
+const MAX_ENDS_FOR_READ = 65_536;
 const LEARNED_INODE_BASE = 2 ** 32;
+const ALL_PROTOCOLS: readonly Protocol[] = ['tcp', 'udp'];
 
 export class LiveAttribution implements Attribution {
   private readonly procFs: ProcFs;
   private readonly resolver: SocketResolver;
   private readonly debounceMs: number;
-  private readonly takeSnapshot: (procFs: ProcFs) => Promise<SocketSnapshot>;
+  private readonly takeSnapshot: NonNullable<LiveAttributionOptions['takeSnapshot']>;
   private readonly worker = new SnapshotWorker();
   private refreshing: Promise<void> | undefined;
+  /** Whose socket tables the next read reads: what was asked since the last read began. */
+  private readonly wanted = new Set<Protocol>();
   private queued: Promise<void> | undefined;
   private closed = false;
   private recheckingAfterRead = false;
   private lastRefreshAt = 0;
   private timer: NodeJS.Timeout | undefined;
   private latest: SocketSnapshot | undefined;
+  /** The last snapshot read from /proc, without the kernel-learned connections. */
+  private fromProc: SocketSnapshot | undefined;
+  /** Pids that ended since the last read began (for the reader); undefined: too many to list. */
+  private endsForRead: number[] | undefined = [];
   private readonly connects: KernelOwners | undefined;
   /** Inodes given to connections known only from the kernel (see withLearnedConnections). */
   private readonly learnedInodes = { next: LEARNED_INODE_BASE };
@@ -94,7 +110,7 @@ export class LiveAttribution implements Attribution {
   constructor(private readonly options: LiveAttributionOptions = {}) {
     this.procFs = options.procFs ?? new ProcFs('/proc');
     this.debounceMs = options.debounceMs ?? 100;
-    this.takeSnapshot = options.takeSnapshot ?? ((fs) => this.worker.take(fs.root));
+    this.takeSnapshot = options.takeSnapshot ?? ((fs, ended, protocols) => this.worker.take(fs.root, ended, protocols));
     this.resolver = new SocketResolver(
       { version: 1, takenAt: 0, localAddresses: [], sockets: [], owners: [], processes: [] },
       { localCidrs: options.localCidrs ?? [] },
@@ -145,7 +161,7 @@ export class LiveAttribution implements Attribution {
     // A miss while the records are re-checked after a read is no news: that read was the
     // fresh look. Asking again there would re-read /proc ten times a second for as long as
     // a socket without owner stays in the table.
-    if (!found && !this.recheckingAfterRead) this.requestRefresh();
+    if (!found && !this.recheckingAfterRead) this.requestRefresh(protocol);
     return found;
   }
 
@@ -154,27 +170,30 @@ export class LiveAttribution implements Attribution {
    * read already under way may have begun before the caller's socket existed, so one more
    * is queued behind it (one for all callers that ask meanwhile).
    */
-  refresh(): Promise<void> {
+  refresh(protocols: readonly Protocol[] = ALL_PROTOCOLS): Promise<void> {
     if (this.closed) return Promise.resolve();
+    for (const p of protocols) this.wanted.add(p);
     if (!this.refreshing) {
       this.refreshing = this.readOnce().finally(() => (this.refreshing = undefined));
       return this.refreshing;
     }
     this.queued ??= this.refreshing.then(() => {
       this.queued = undefined;
-      return this.refresh();
+      return this.refresh([]);
     });
     return this.queued;
   }
 
-  /** A prompt re-read for an unknown socket: at most one per debounce period. */
-  requestRefresh(): void {
-    if (this.timer || this.queued || this.closed) return;
+  /** A prompt re-read for an unknown socket of this protocol: at most one per debounce period. */
+  requestRefresh(protocol: Protocol): void {
+    if (this.closed) return;
+    this.wanted.add(protocol); // for the read that starts next, whichever that is
+    if (this.timer || this.queued) return;
     const wait = Math.max(0, this.lastRefreshAt + this.debounceMs - Date.now());
     this.promptedRefreshes++;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      void this.refresh();
+      void this.refresh([]);
     }, wait);
     this.timer.unref();
   }
@@ -192,6 +211,8 @@ export class LiveAttribution implements Attribution {
   }
 
   private gatherEnds(pids: number[]): void {
+    if (this.endsForRead && this.endsForRead.length + pids.length <= MAX_ENDS_FOR_READ) this.endsForRead.push(...pids);
+    else this.endsForRead = undefined;
     if (!this.options.onProcessesEnded) return;
     // Stamped when the kernel's event is taken (within CONNECT_EVENTS_MS of the end).
     const now = Date.now() / 1000;
@@ -224,25 +245,32 @@ export class LiveAttribution implements Attribution {
   /** Starts the timed re-reads (PERIODIC_REFRESH_MS); close() stops them. */
   startPeriodicRefresh(): void {
     if (this.periodicTimer || this.closed) return;
-    this.periodicTimer = setInterval(() => void this.refresh(), PERIODIC_REFRESH_MS);
+    const timed = this.connects ? (['udp'] as const) : ALL_PROTOCOLS;
+    this.periodicTimer = setInterval(() => void this.refresh(timed), PERIODIC_REFRESH_MS);
     this.periodicTimer.unref();
   }
 
   private async readOnce(): Promise<void> {
     const startedAt = (this.lastRefreshAt = Date.now());
+    // Without the kernel's events, no end is heard of: the reader must look at every process.
+    const ended = this.connects ? this.endsForRead : undefined;
+    this.endsForRead = [];
+    const protocols = [...this.wanted];
+    this.wanted.clear();
     try {
-      const snapshot = withLearnedConnections(await this.takeSnapshot(this.procFs), this.connects?.takeLearned() ?? [], this.learnedInodes);
+      const fresh = await this.takeSnapshot(this.procFs, ended, protocols);
       if (this.closed) return;
+      if (fresh) {
+        this.fromProc = fresh;
+        this.processesByPid = new Map(fresh.processes.map((p) => [p.pid, p]));
+      }
+      const learned = this.connects?.takeLearned() ?? [];
+      this.forgetEndsNoLongerListed(startedAt);
+      // Nothing new: the resolver, and every record waiting for an owner, stay as they are.
+      if ((!fresh && learned.length === 0) || !this.fromProc) return;
+      const snapshot = withLearnedConnections(this.fromProc, learned, this.learnedInodes);
       this.resolver.update(snapshot);
       this.latest = snapshot;
-      this.processesByPid = new Map(snapshot.processes.map((p) => [p.pid, p]));
-      // An end is kept until a read no longer lists that process: the kernel reports the end
-      // before the process's sockets are closed, so a read begun just after may still list
-      // them (this made the restarted-service workload fail 3 runs in 8). A minute bounds it.
-      for (const [pid, end] of this.endedAt) {
-        const listed = this.processesByPid.get(pid);
-        if (!listed || listed.startTime !== end.startTime || startedAt / 1000 - end.at > ENDS_KEPT_S) this.endedAt.delete(pid);
-      }
       this.recheckingAfterRead = true;
       try {
         this.options.onRefresh?.(snapshot);
@@ -250,8 +278,23 @@ export class LiveAttribution implements Attribution {
         this.recheckingAfterRead = false;
       }
     } catch (error) {
+      // The reader did not hear of these ends: the next read tells it (or walks anyway).
+      if (ended && this.endsForRead) this.endsForRead.unshift(...ended);
+      for (const p of protocols) this.wanted.add(p);
       // A read cut short by close() is no failure worth a word.
       if (!this.closed) this.options.onError?.(error);
+    }
+  }
+
+  /**
+   * An end is kept until a read no longer lists that process: the kernel reports the end
+   * before the process's sockets are closed, so a read begun just after may still list them
+   * (this made the restarted-service workload fail 3 runs in 8). A minute bounds it.
+   */
+  private forgetEndsNoLongerListed(readStartedAt: number): void {
+    for (const [pid, end] of this.endedAt) {
+      const listed = this.processesByPid.get(pid);
+      if (!listed || listed.startTime !== end.startTime || readStartedAt / 1000 - end.at > ENDS_KEPT_S) this.endedAt.delete(pid);
     }
   }
 }

@@ -1,24 +1,32 @@
 // Takes socket snapshots on a worker thread. With 20,000 sockets, parsing the tables and
 // walking the fds costs a few hundred milliseconds; on the main thread that would hold up
-// the accounting of every packet meanwhile. The main thread only receives the result.
+// the accounting of every packet meanwhile. The main thread only receives the result, and
+// nothing when the result is the same as the last one (most re-reads of an idle host).
 
 import { isMainThread, parentPort, Worker } from 'node:worker_threads';
 import { ProcFs } from './proc/proc-fs.js';
-import { ProcessCache, takeSocketSnapshot } from './socket-snapshot.js';
-import type { SocketSnapshot } from './types.js';
+import { SnapshotReader } from './socket-snapshot.js';
+import type { Protocol, SocketSnapshot } from './types.js';
 
 interface Request {
   id: number;
   root: string;
+  /** Pids that ended since the last request, or null when the caller does not hear of ends. */
+  ended: number[] | null;
+  /** Whose tables to read (see SnapshotReader.read). */
+  protocols: Protocol[];
 }
-type Reply = { id: number; snapshot: SocketSnapshot } | { id: number; error: string };
+/** snapshot null: the same as the last one sent. */
+type Reply = { id: number; snapshot: SocketSnapshot | null } | { id: number; error: string };
 
 if (!isMainThread && parentPort) {
   const port = parentPort;
-  const known = new ProcessCache();
+  const readers = new Map<string, SnapshotReader>();
   port.on('message', (request: Request) => {
-    takeSocketSnapshot(new ProcFs(request.root), undefined, undefined, known).then(
-      (snapshot) => port.postMessage({ id: request.id, snapshot } satisfies Reply),
+    let reader = readers.get(request.root);
+    if (!reader) readers.set(request.root, (reader = new SnapshotReader(new ProcFs(request.root))));
+    reader.read(request.ended ?? undefined, request.protocols).then(
+      (snapshot) => port.postMessage({ id: request.id, snapshot: snapshot ?? null } satisfies Reply),
       (error: unknown) => port.postMessage({ id: request.id, error: error instanceof Error ? error.message : String(error) } satisfies Reply),
     );
   });
@@ -27,15 +35,20 @@ if (!isMainThread && parentPort) {
 export class SnapshotWorker {
   private worker: Worker | undefined;
   private nextId = 0;
-  private readonly waiting = new Map<number, { resolve: (s: SocketSnapshot) => void; reject: (e: Error) => void }>();
+  private readonly waiting = new Map<number, { resolve: (s: SocketSnapshot | undefined) => void; reject: (e: Error) => void }>();
 
-  take(root: string): Promise<SocketSnapshot> {
+  /**
+   * A snapshot of the /proc at root, or undefined when it equals the last one this worker
+   * returned for root. ended: pids that ended since the last call; undefined when not known
+   * (then every read walks all processes' fds). protocols: whose tables to read.
+   */
+  take(root: string, ended?: readonly number[], protocols: readonly Protocol[] = ['tcp', 'udp']): Promise<SocketSnapshot | undefined> {
     const worker = this.start();
     const id = this.nextId++;
     worker.ref(); // a read under way keeps the process alive until it answers
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      worker.postMessage({ id, root } satisfies Request);
+      worker.postMessage({ id, root, ended: ended ? [...ended] : null, protocols: [...protocols] } satisfies Request);
     });
   }
 
@@ -53,7 +66,7 @@ export class SnapshotWorker {
       this.waiting.delete(reply.id);
       if (this.waiting.size === 0) worker.unref();
       if ('error' in reply) waiter?.reject(new Error(reply.error));
-      else waiter?.resolve(reply.snapshot);
+      else waiter?.resolve(reply.snapshot ?? undefined);
     });
     worker.on('error', (error) => this.failAll(error));
     worker.on('exit', () => {

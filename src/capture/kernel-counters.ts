@@ -2,7 +2,7 @@
 // capture so that capture loss shows as the difference, and turned into "since start"
 // totals that survive counter resets.
 
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface KernelCounters {
@@ -29,7 +29,9 @@ export async function readKernelCounters(name: string, sysRoot = '/sys/class/net
   if (name === '' || name.includes('/') || name === '.' || name === '..') return undefined;
   const dir = join(sysRoot, name, 'statistics');
   try {
-    const values = await Promise.all(FILES.map(([, file]) => readFile(join(dir, file), 'utf8')));
+    // Synchronous: six sysfs files of a few bytes, answered from the kernel's memory; through
+    // fs.promises each would cost several hand-offs to libuv's thread pool, once a second.
+    const values = FILES.map(([, file]) => readFileSync(join(dir, file), 'utf8'));
     const counters = zeroCounters();
     for (const [i, [key]] of FILES.entries()) {
       const value = Number(values[i]!.trim());

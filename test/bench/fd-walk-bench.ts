@@ -120,7 +120,7 @@ async function bench(): Promise<void> {
         full.push(performance.now() - start);
         delay.disable();
         fullDelay.push(delay.max / 1e6);
-        snapshotSockets = snapshot.sockets.length;
+        snapshotSockets = snapshot?.sockets.length ?? snapshotSockets; // undefined: the same as the last
       }
       console.log(
         `full re-read on the ${where} (${snapshotSockets} sockets in the tables): median ${median(full).toFixed(1)} ms, ` +
