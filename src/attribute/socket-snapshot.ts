@@ -111,8 +111,10 @@ export class SnapshotReader {
    */
   async read(ended: readonly number[] | undefined, protocols: readonly Protocol[] = PROTOCOLS): Promise<SocketSnapshot | undefined> {
     const last = this.last;
-    const listed = new Set(last?.processes.map((p) => p.pid));
-    for (const pid of ended ?? []) if (listed.has(pid)) this.endedListed.add(pid);
+    if (ended?.length) {
+      const listed = new Set(last?.processes.map((p) => p.pid));
+      for (const pid of ended) if (listed.has(pid)) this.endedListed.add(pid);
+    }
     const startedAt = this.now();
     const readAll = last === undefined || startedAt - this.readAllAt >= READ_ALL_AT_LEAST_EVERY_MS;
     const asked = readAll ? PROTOCOLS : PROTOCOLS.filter((p) => protocols.includes(p));
@@ -150,6 +152,7 @@ export class SnapshotReader {
 
 /** The last walk's owners of the sockets still in the tables, and their processes. */
 function keepOwners(last: SocketSnapshot, sockets: SocketEntry[]): Owners {
+  if (sameSockets(last.sockets, sockets)) return last; // the common case, without new Sets of 10,000
   const inTables = new Set(sockets.map((s) => s.inode));
   const owners = last.owners.filter(([inode]) => inTables.has(inode));
   const pids = new Set(owners.flatMap(([, p]) => p));

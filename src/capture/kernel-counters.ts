@@ -2,7 +2,7 @@
 // capture so that capture loss shows as the difference, and turned into "since start"
 // totals that survive counter resets.
 
-import { readFileSync } from 'node:fs';
+import { readKernelFile } from '../kernel-file.js';
 import { join } from 'node:path';
 
 export interface KernelCounters {
@@ -29,9 +29,8 @@ export async function readKernelCounters(name: string, sysRoot = '/sys/class/net
   if (name === '' || name.includes('/') || name === '.' || name === '..') return undefined;
   const dir = join(sysRoot, name, 'statistics');
   try {
-    // Synchronous: six sysfs files of a few bytes, answered from the kernel's memory; through
-    // fs.promises each would cost several hand-offs to libuv's thread pool, once a second.
-    const values = FILES.map(([, file]) => readFileSync(join(dir, file), 'utf8'));
+    // Synchronous (kernel-file.ts): six sysfs files of a few bytes, once a second.
+    const values = FILES.map(([, file]) => readKernelFile(join(dir, file)));
     const counters = zeroCounters();
     for (const [i, [key]] of FILES.entries()) {
       const value = Number(values[i]!.trim());
