@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { KernelOwners, eventOffsets, parseTracepointFormat, type EventLayout, type SocketEventSource } from '../src/attribute/kernel-owners.js';
+import { KernelOwners, WAKE_GAP_MS, eventOffsets, parseTracepointFormat, type EventLayout, type SocketEventSource } from '../src/attribute/kernel-owners.js';
 import { ProcFs } from '../src/attribute/proc/proc-fs.js';
 import type { ProcessInfo } from '../src/attribute/types.js';
 import { parseIp } from '../src/decode/address.js';
@@ -86,8 +86,20 @@ class FakeSource implements SocketEventSource {
   push(...events: FakeEvent[]): void {
     this.waiting.push(encode(events));
   }
+  onReady: (() => void) | undefined;
+  watches = 0;
   read(): Buffer | null {
     return this.waiting.shift() ?? null;
+  }
+  watch(onReady: () => void): void {
+    this.watches++;
+    this.onReady = onReady;
+  }
+  /** What the addon does when the ring's fd turns readable: one call, then no more until watched again. */
+  ready(): void {
+    const onReady = this.onReady;
+    this.onReady = undefined;
+    onReady?.();
   }
   close(): void {
     this.closed = true;
@@ -272,7 +284,26 @@ test('process ends are reported in a batch per drain; a thread that is not the m
   assert.deepEqual(batches, [[100, 300]]);
 });
 
-test('the kernel reports the end of a process at once', { skip: !asRoot && 'needs root (eBPF)' }, async (t) => {
+test('events are taken when the source says they wait, then not again for WAKE_GAP_MS', async () => {
+  const source = new FakeSource();
+  const batches: number[][] = [];
+  const at = eventOffsets(FORMAT, LAYOUT);
+  assert.ok(typeof at === 'object');
+  const o = new KernelOwners(source, LAYOUT, at, { readProcess: async () => undefined, onExit: (pids) => batches.push(pids) });
+  assert.equal(source.watches, 1, 'watching from the start');
+  source.waiting.push(exitEvent(100, 100, 2));
+  source.ready();
+  assert.deepEqual(batches, [[100]], 'taken at once');
+  assert.equal(source.watches, 1, 'not watched again at once: one wake-up takes many events');
+  await new Promise((resolve) => setTimeout(resolve, WAKE_GAP_MS + 20));
+  assert.equal(source.watches, 2, 'watched again after the gap');
+  o.close();
+  source.ready();
+  await new Promise((resolve) => setTimeout(resolve, WAKE_GAP_MS + 20));
+  assert.equal(source.watches, 2, 'a closed reader watches no more');
+});
+
+test('the kernel reports the end of a process at once, with no drain asked for', { skip: !asRoot && 'needs root (eBPF)' }, async (t) => {
   const exited: number[] = [];
   const opened = KernelOwners.open({ readProcess: async () => undefined, onExit: (pids) => exited.push(...pids) });
   if (!(opened instanceof KernelOwners)) {
@@ -282,7 +313,8 @@ test('the kernel reports the end of a process at once', { skip: !asRoot && 'need
   t.after(() => opened.close());
   const child = spawn('sleep', ['0.05']);
   await new Promise((resolve) => child.once('exit', resolve));
-  opened.drain();
+  // The ring's fd wakes the event loop (watch): no timer and no drain() here.
+  for (let i = 0; i < 100 && !exited.includes(child.pid!); i++) await new Promise((resolve) => setTimeout(resolve, 10));
   assert.ok(exited.includes(child.pid!), `pid ${child.pid} among ${exited.length} ends`);
 });
 

@@ -214,6 +214,8 @@ socket_events *socket_events_open(const socket_events_tracepoint *tracepoints, s
   return e;
 }
 
+int socket_events_fd(const socket_events *e) { return e->map_fd; }
+
 size_t socket_events_read(socket_events *e, unsigned char *out, size_t capacity) {
   const unsigned long *producer_pos = e->producer;
   const unsigned char *data = (const unsigned char *)e->producer + e->page_size;

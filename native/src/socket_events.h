@@ -43,6 +43,9 @@ socket_events *socket_events_open(const socket_events_tracepoint *tracepoints, s
  * Never blocks. */
 size_t socket_events_read(socket_events *events, unsigned char *out, size_t capacity);
 
+/* The ring buffer's file descriptor: readable (poll, epoll) while events wait to be read. */
+int socket_events_fd(const socket_events *events);
+
 void socket_events_close(socket_events *events);
 
 #endif

@@ -1,9 +1,11 @@
 // The SocketEvents class JavaScript sees: new SocketEvents([id, kind, filter, at, at2, copy, ...])
 // loads and attaches an eBPF program per tracepoint (throws with the errno's name as code
-// when the kernel refuses), read() returns the waiting events as one Buffer (or null), close()
-// detaches. Also mountTracefs(dir), for systems that have not mounted tracefs, and
+// when the kernel refuses), read() returns the waiting events as one Buffer (or null),
+// watch(onReady) calls onReady once when events wait (on the event loop, through libuv: no
+// timer, no thread), close() detaches. Also mountTracefs(dir), for systems that have not mounted tracefs, and
 // socketEventLayout, where each event holds what.
 #include <node_api.h>
+#include <uv.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -18,9 +20,20 @@
 #define READ_CAPACITY (SOCKET_EVENT_SIZE * 4096)
 #define VERIFIER_LOG_BYTES 16384
 
+/* The watch on the ring's fd. It lives apart from the binding because libuv frees a handle
+ * only after uv_close's callback: a closed binding hands it over and forgets it. */
+typedef struct {
+  uv_poll_t poll;
+  napi_env env;
+  napi_ref on_ready;
+  napi_async_context context;
+  int polling;
+} watcher;
+
 typedef struct {
   socket_events *events;
   unsigned char *buffer;
+  watcher *watch;
 } binding;
 
 static const char *errno_name(int error) {
@@ -44,8 +57,21 @@ static void throw_errno(napi_env env, const char *action, int error) {
   napi_throw_error(env, errno_name(error), text);
 }
 
+static void on_watch_closed(uv_handle_t *handle) { free(handle->data); }
+
+/* Stops watching and lets libuv free the watcher; before the ring's fd closes. */
+static void stop_watch(binding *b) {
+  watcher *w = b->watch;
+  if (w == NULL) return;
+  b->watch = NULL;
+  if (w->on_ready != NULL) napi_delete_reference(w->env, w->on_ready);
+  if (w->context != NULL) napi_async_destroy(w->env, w->context);
+  uv_close((uv_handle_t *)&w->poll, on_watch_closed);
+}
+
 static void release_binding(binding *b) {
   if (b == NULL) return;
+  stop_watch(b);
   socket_events_close(b->events);
   free(b->buffer);
   free(b);
@@ -137,9 +163,97 @@ static napi_value read_events(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* The ring became readable: stop (watch is one-shot) and tell JavaScript. */
+static void on_readable(uv_poll_t *poll, int status, int events) {
+  (void)status;
+  (void)events;
+  watcher *w = poll->data;
+  uv_poll_stop(poll);
+  w->polling = 0;
+  napi_env env = w->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value callback, receiver, result;
+  /* napi_make_callback wants an object to call on. */
+  if (napi_get_reference_value(env, w->on_ready, &callback) == napi_ok && callback != NULL &&
+      napi_get_global(env, &receiver) == napi_ok) {
+    /* As a libuv callback: microtasks run after it, and an exception reaches
+     * process.on('uncaughtException') as from any other callback. */
+    napi_make_callback(env, w->context, receiver, callback, 0, NULL, &result);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+/* watch(onReady): calls onReady once, on the event loop, when the ring holds events (at
+ * once if it holds some now). Calling it again replaces onReady and watches once more. The
+ * watch does not keep the process alive. */
+static napi_value watch_events(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], self, undefined;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, &self, NULL));
+  CHECK(napi_get_undefined(env, &undefined));
+  binding *b = NULL;
+  if (napi_unwrap(env, self, (void **)&b) != napi_ok || b == NULL) {
+    napi_throw_type_error(env, "ERR_INVALID_THIS", "watch() needs a SocketEvents");
+    return NULL;
+  }
+  napi_valuetype type = napi_undefined;
+  if (argc >= 1) napi_typeof(env, argv[0], &type);
+  if (type != napi_function) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "watch(onReady): onReady must be a function");
+    return NULL;
+  }
+  if (b->events == NULL) return undefined; /* closed: nothing will come */
+  watcher *w = b->watch;
+  if (w == NULL) {
+    uv_loop_t *loop = NULL;
+    CHECK(napi_get_uv_event_loop(env, &loop));
+    w = calloc(1, sizeof *w);
+    if (w == NULL) {
+      napi_throw_error(env, "ENOMEM", "cannot allocate the socket event watch");
+      return NULL;
+    }
+    w->env = env;
+    napi_value name;
+    if (napi_create_string_utf8(env, "netmeter:SocketEvents", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+        napi_async_init(env, NULL, name, &w->context) != napi_ok) {
+      free(w);
+      napi_throw_error(env, NULL, "cannot set up the socket event watch");
+      return NULL;
+    }
+    int error = uv_poll_init(loop, &w->poll, socket_events_fd(b->events));
+    if (error != 0) {
+      napi_async_destroy(env, w->context);
+      free(w);
+      char text[160];
+      snprintf(text, sizeof text, "cannot watch the BPF ring buffer: %s", uv_strerror(error));
+      napi_throw_error(env, uv_err_name(error), text);
+      return NULL;
+    }
+    w->poll.data = w;
+    uv_unref((uv_handle_t *)&w->poll);
+    b->watch = w;
+  }
+  if (w->on_ready != NULL) napi_delete_reference(env, w->on_ready);
+  w->on_ready = NULL;
+  CHECK(napi_create_reference(env, argv[0], 1, &w->on_ready));
+  if (!w->polling) {
+    int error = uv_poll_start(&w->poll, UV_READABLE, on_readable);
+    if (error != 0) {
+      char text[160];
+      snprintf(text, sizeof text, "cannot watch the BPF ring buffer: %s", uv_strerror(error));
+      napi_throw_error(env, uv_err_name(error), text);
+      return NULL;
+    }
+    w->polling = 1;
+  }
+  return undefined;
+}
+
 static napi_value close_events(napi_env env, napi_callback_info info) {
   binding *b = unwrap(env, info);
   if (b == NULL) return NULL;
+  stop_watch(b);
   socket_events_close(b->events);
   b->events = NULL;
   napi_value undefined;
@@ -169,6 +283,7 @@ static napi_value mount_tracefs(napi_env env, napi_callback_info info) {
 napi_value socket_events_register(napi_env env, napi_value exports) {
   napi_property_descriptor methods[] = {
       {"read", NULL, read_events, NULL, NULL, NULL, napi_default, NULL},
+      {"watch", NULL, watch_events, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, close_events, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_value klass, mount_function;

@@ -33,10 +33,19 @@ const FILTER_SYN_SENT = 1;
 const FILTER_NONZERO_BYTE = 2;
 /** How long a process read from /proc is trusted for a new connection of the same pid. */
 const PROCESS_FRESH_MS = 1000;
+/**
+ * The least time between two wake-ups for the kernel's events. Events are taken as they come
+ * (an idle host costs nothing: no timer), so that a connecting process is read while it
+ * lives (one that ends sooner keeps the name and uid the kernel gave); under a storm of
+ * connects one wake-up then takes the events of many. The 1 MiB ring holds ~10,000 events.
+ */
+export const WAKE_GAP_MS = 10;
 
 /** What the addon's SocketEvents gives: whole events laid out as socketEventLayout says. */
 export interface SocketEventSource {
   read(): Buffer | null;
+  /** Calls onReady once, on the event loop, when events wait (the ring's fd through libuv). */
+  watch(onReady: () => void): void;
   close(): void;
 }
 
@@ -143,6 +152,7 @@ export class KernelOwners {
    */
   private readonly asked = new BoundedMap<string, true>(4096);
   private closed = false;
+  private wakeTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly source: SocketEventSource,
@@ -152,6 +162,16 @@ export class KernelOwners {
   ) {
     this.connections = new BoundedMap(options.maxConnections ?? 65_536);
     this.now = options.now ?? Date.now;
+    this.watch();
+  }
+
+  private watch(): void {
+    if (this.closed) return;
+    this.source.watch(() => {
+      this.drain();
+      this.wakeTimer = setTimeout(() => this.watch(), WAKE_GAP_MS);
+      this.wakeTimer.unref();
+    });
   }
 
   /** Attaches to the kernel, or says in one line why it cannot. */
@@ -234,6 +254,7 @@ export class KernelOwners {
 
   close(): void {
     this.closed = true;
+    clearTimeout(this.wakeTimer);
     this.source.close();
   }
 

@@ -39,13 +39,6 @@ export interface LiveAttributionOptions {
 }
 
 /**
- * How often the kernel's events are taken when no packet asks first: often enough to read a
- * connecting process while it lives (one that ends sooner keeps the name and uid the kernel
- * gave) and to keep the 1 MiB ring from filling (~10,000 events); a timer costs Node about
- * 1 ms of CPU per 100 wake-ups.
- */
-const CONNECT_EVENTS_MS = 50;
-/**
  * How long process ends are gathered before they are passed on: each batch may cost the
  * caller a pass over its records, and a port that passes to a new process is rarely reused
  * within this time.
@@ -90,7 +83,6 @@ export class LiveAttribution implements Attribution {
   private readonly connects: KernelOwners | undefined;
   /** Inodes given to connections known only from the kernel (see withLearnedConnections). */
   private readonly learnedInodes = { next: LEARNED_INODE_BASE };
-  private connectTimer: NodeJS.Timeout | undefined;
   private readonly ended = new Set<number>();
   /**
    * Pids the kernel said ended: when (seconds since the epoch, as packets) and which process
@@ -125,9 +117,6 @@ export class LiveAttribution implements Attribution {
           });
     if (connects instanceof KernelOwners) {
       this.connects = connects;
-      // Taken often so the process is read while it lives and the kernel's ring never fills.
-      this.connectTimer = setInterval(() => connects.drain(), CONNECT_EVENTS_MS);
-      this.connectTimer.unref();
     } else {
       this.connectEventsUnavailable = connects.unavailable;
     }
@@ -214,7 +203,7 @@ export class LiveAttribution implements Attribution {
     if (this.endsForRead && this.endsForRead.length + pids.length <= MAX_ENDS_FOR_READ) this.endsForRead.push(...pids);
     else this.endsForRead = undefined;
     if (!this.options.onProcessesEnded) return;
-    // Stamped when the kernel's event is taken (within CONNECT_EVENTS_MS of the end).
+    // Stamped when the kernel's event is taken (KernelOwners: at most WAKE_GAP_MS after the end).
     const now = Date.now() / 1000;
     for (const pid of pids) {
       this.ended.add(pid);
@@ -233,7 +222,6 @@ export class LiveAttribution implements Attribution {
   close(): void {
     this.closed = true;
     void this.worker.close();
-    clearInterval(this.connectTimer);
     clearTimeout(this.endsTimer);
     clearInterval(this.periodicTimer);
     if (this.foundPending) clearImmediate(this.foundPending);
