@@ -26,10 +26,9 @@ export interface LiveAttributionOptions {
   /**
    * Reads /proc; resolves to undefined when nothing changed since the last read. `ended`:
    * the pids that ended since the last call, as the kernel reported them; undefined when
-   * the kernel's events are not in use. `protocols`: whose socket tables may hold news.
-   * Default: the worker thread (SnapshotReader).
+   * the kernel's events are not in use. Default: the worker thread (SnapshotReader).
    */
-  takeSnapshot?: (procFs: ProcFs, ended: readonly number[] | undefined, protocols: readonly Protocol[]) => Promise<SocketSnapshot | undefined>;
+  takeSnapshot?: (procFs: ProcFs, ended: readonly number[] | undefined) => Promise<SocketSnapshot | undefined>;
   /** Learn the owners of outgoing TCP connections from the kernel (eBPF) as they connect. Default true. */
   connectEvents?: boolean;
   /** Called when the kernel named the owners of connections asked about before, e.g. to credit waiting records. */
@@ -50,16 +49,15 @@ const ENDS_KEPT_S = 60;
  * Re-reads of /proc on a timer, behind the prompted ones. Every second even with the kernel's
  * events: they cover TCP connects, not UDP, and a UDP socket that lives a second and sends
  * its burst before any packet of it prompts a read (a prompted read comes 100 ms later, often
- * after the process is gone) is found only by a timed read. With the kernel's events a timed
- * read reads the UDP tables alone, and walks the fds only for news (SnapshotReader): TCP
- * sockets are read when a packet asks, and everything every 10 s.
+ * after the process is gone) is found only by a timed read; so is a local server that
+ * listens, serves and exits within a second (the harness's loopback workload). With the
+ * kernel's process ends, a read walks the fds only for news (SnapshotReader).
  */
 const PERIODIC_REFRESH_MS = 1000;
 /** Above any inode the kernel hands out (32 bits), so a made-up one never names a real socket. */
+const LEARNED_INODE_BASE = 2 ** 32;
 /** Ends kept for the next read at most; past this, that read walks every process anyway. */
 const MAX_ENDS_FOR_READ = 65_536;
-const LEARNED_INODE_BASE = 2 ** 32;
-const ALL_PROTOCOLS: readonly Protocol[] = ['tcp', 'udp'];
 
 export class LiveAttribution implements Attribution {
   private readonly procFs: ProcFs;
@@ -68,8 +66,6 @@ export class LiveAttribution implements Attribution {
   private readonly takeSnapshot: NonNullable<LiveAttributionOptions['takeSnapshot']>;
   private readonly worker = new SnapshotWorker();
   private refreshing: Promise<void> | undefined;
-  /** Whose socket tables the next read reads: what was asked since the last read began. */
-  private readonly wanted = new Set<Protocol>();
   private queued: Promise<void> | undefined;
   private closed = false;
   private recheckingAfterRead = false;
@@ -102,7 +98,7 @@ export class LiveAttribution implements Attribution {
   constructor(private readonly options: LiveAttributionOptions = {}) {
     this.procFs = options.procFs ?? new ProcFs('/proc');
     this.debounceMs = options.debounceMs ?? 100;
-    this.takeSnapshot = options.takeSnapshot ?? ((fs, ended, protocols) => this.worker.take(fs.root, ended, protocols));
+    this.takeSnapshot = options.takeSnapshot ?? ((fs, ended) => this.worker.take(fs.root, ended));
     this.resolver = new SocketResolver(
       { version: 1, takenAt: 0, localAddresses: [], sockets: [], owners: [], processes: [] },
       { localCidrs: options.localCidrs ?? [] },
@@ -150,7 +146,7 @@ export class LiveAttribution implements Attribution {
     // A miss while the records are re-checked after a read is no news: that read was the
     // fresh look. Asking again there would re-read /proc ten times a second for as long as
     // a socket without owner stays in the table.
-    if (!found && !this.recheckingAfterRead) this.requestRefresh(protocol);
+    if (!found && !this.recheckingAfterRead) this.requestRefresh();
     return found;
   }
 
@@ -159,30 +155,27 @@ export class LiveAttribution implements Attribution {
    * read already under way may have begun before the caller's socket existed, so one more
    * is queued behind it (one for all callers that ask meanwhile).
    */
-  refresh(protocols: readonly Protocol[] = ALL_PROTOCOLS): Promise<void> {
+  refresh(): Promise<void> {
     if (this.closed) return Promise.resolve();
-    for (const p of protocols) this.wanted.add(p);
     if (!this.refreshing) {
       this.refreshing = this.readOnce().finally(() => (this.refreshing = undefined));
       return this.refreshing;
     }
     this.queued ??= this.refreshing.then(() => {
       this.queued = undefined;
-      return this.refresh([]);
+      return this.refresh();
     });
     return this.queued;
   }
 
-  /** A prompt re-read for an unknown socket of this protocol: at most one per debounce period. */
-  requestRefresh(protocol: Protocol): void {
-    if (this.closed) return;
-    this.wanted.add(protocol); // for the read that starts next, whichever that is
-    if (this.timer || this.queued) return;
+  /** A prompt re-read for an unknown socket: at most one per debounce period. */
+  requestRefresh(): void {
+    if (this.timer || this.queued || this.closed) return;
     const wait = Math.max(0, this.lastRefreshAt + this.debounceMs - Date.now());
     this.promptedRefreshes++;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      void this.refresh([]);
+      void this.refresh();
     }, wait);
     this.timer.unref();
   }
@@ -233,8 +226,7 @@ export class LiveAttribution implements Attribution {
   /** Starts the timed re-reads (PERIODIC_REFRESH_MS); close() stops them. */
   startPeriodicRefresh(): void {
     if (this.periodicTimer || this.closed) return;
-    const timed = this.connects ? (['udp'] as const) : ALL_PROTOCOLS;
-    this.periodicTimer = setInterval(() => void this.refresh(timed), PERIODIC_REFRESH_MS);
+    this.periodicTimer = setInterval(() => void this.refresh(), PERIODIC_REFRESH_MS);
     this.periodicTimer.unref();
   }
 
@@ -243,10 +235,8 @@ export class LiveAttribution implements Attribution {
     // Without the kernel's events, no end is heard of: the reader must look at every process.
     const ended = this.connects ? this.endsForRead : undefined;
     this.endsForRead = [];
-    const protocols = [...this.wanted];
-    this.wanted.clear();
     try {
-      const fresh = await this.takeSnapshot(this.procFs, ended, protocols);
+      const fresh = await this.takeSnapshot(this.procFs, ended);
       if (this.closed) return;
       if (fresh) {
         this.fromProc = fresh;
@@ -268,7 +258,6 @@ export class LiveAttribution implements Attribution {
     } catch (error) {
       // The reader did not hear of these ends: the next read tells it (or walks anyway).
       if (ended && this.endsForRead) this.endsForRead.unshift(...ended);
-      for (const p of protocols) this.wanted.add(p);
       // A read cut short by close() is no failure worth a word.
       if (!this.closed) this.options.onError?.(error);
     }

@@ -6,15 +6,13 @@
 import { isMainThread, parentPort, Worker } from 'node:worker_threads';
 import { ProcFs } from './proc/proc-fs.js';
 import { SnapshotReader } from './socket-snapshot.js';
-import type { Protocol, SocketSnapshot } from './types.js';
+import type { SocketSnapshot } from './types.js';
 
 interface Request {
   id: number;
   root: string;
   /** Pids that ended since the last request, or null when the caller does not hear of ends. */
   ended: number[] | null;
-  /** Whose tables to read (see SnapshotReader.read). */
-  protocols: Protocol[];
 }
 /** snapshot null: the same as the last one sent. */
 type Reply = { id: number; snapshot: SocketSnapshot | null } | { id: number; error: string };
@@ -25,7 +23,7 @@ if (!isMainThread && parentPort) {
   port.on('message', (request: Request) => {
     let reader = readers.get(request.root);
     if (!reader) readers.set(request.root, (reader = new SnapshotReader(new ProcFs(request.root))));
-    reader.read(request.ended ?? undefined, request.protocols).then(
+    reader.read(request.ended ?? undefined).then(
       (snapshot) => port.postMessage({ id: request.id, snapshot: snapshot ?? null } satisfies Reply),
       (error: unknown) => port.postMessage({ id: request.id, error: error instanceof Error ? error.message : String(error) } satisfies Reply),
     );
@@ -40,15 +38,15 @@ export class SnapshotWorker {
   /**
    * A snapshot of the /proc at root, or undefined when it equals the last one this worker
    * returned for root. ended: pids that ended since the last call; undefined when not known
-   * (then every read walks all processes' fds). protocols: whose tables to read.
+   * (then every read walks all processes' fds).
    */
-  take(root: string, ended?: readonly number[], protocols: readonly Protocol[] = ['tcp', 'udp']): Promise<SocketSnapshot | undefined> {
+  take(root: string, ended?: readonly number[]): Promise<SocketSnapshot | undefined> {
     const worker = this.start();
     const id = this.nextId++;
     worker.ref(); // a read under way keeps the process alive until it answers
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      worker.postMessage({ id, root, ended: ended ? [...ended] : null, protocols: [...protocols] } satisfies Request);
+      worker.postMessage({ id, root, ended: ended ? [...ended] : null } satisfies Request);
     });
   }
 

@@ -4,7 +4,7 @@
 import { canonicalIp } from '../decode/address.js';
 import type { ProcFs } from './proc/proc-fs.js';
 import { walkSocketOwners } from './socket-owners.js';
-import type { ProcessInfo, Protocol, SocketEntry, SocketSnapshot } from './types.js';
+import type { ProcessInfo, SocketEntry, SocketSnapshot } from './types.js';
 import { NetmeterError } from '../errors.js';
 
 /** A snapshot file that is not a version 1 SocketSnapshot; one line naming the path and the fault. */
@@ -67,31 +67,26 @@ async function findOwners(
 }
 
 /**
- * Longest time a reader goes on trusting what an earlier read found: owners from a walk of
- * the fds, rows of a table it was not asked to read. Owners can change with no new socket
- * and no process end (a socket handed to another process over a unix socket, a parent
- * closing its copy after a fork): such a change shows within this.
+ * Longest time a reader goes on trusting owners found by an earlier walk of the fds. Owners
+ * can change with no new socket and no process end (a socket handed to another process over
+ * a unix socket, a parent closing its copy after a fork): such a change shows within this.
  */
-export const READ_ALL_AT_LEAST_EVERY_MS = 10_000;
-
-const PROTOCOLS: readonly Protocol[] = ['tcp', 'udp'];
+export const WALK_AT_LEAST_EVERY_MS = 10_000;
 
 /**
- * Successive snapshots of one /proc, for the live re-reads. A read reads the socket tables
- * of the protocols asked for; the walk of every process's fds, and the start times of the
- * owners, only when something may have changed hands: an inode no walk has looked for yet,
- * the end of a process that holds a socket. Everything is read at least every
- * READ_ALL_AT_LEAST_EVERY_MS. Both savings are most of an idle host's re-reads: the walk
- * was most of their cost with 10,000 processes (2-4 s, and ~10 kB of garbage a process on
- * the reader thread), and reading net/tcp or tcp6 makes the kernel scan its whole TCP hash
- * table twice (~5 ms here with 2 sockets in it, against 0.05 ms for a UDP table).
+ * Successive snapshots of one /proc, for the live re-reads. Every read reads the socket
+ * tables; the walk of every process's fds, and the start times of the owners, only when
+ * something may have changed hands: an inode no walk has looked for yet, the end of a
+ * process that holds a socket, or WALK_AT_LEAST_EVERY_MS since the last walk. On an idle
+ * host that is most re-reads, and the walk was most of their cost with 10,000 processes
+ * (2-4 s, and ~10 kB of garbage a process on the reader thread).
  * Process ends come from the kernel (kernel-owners.ts); a caller that does not hear of them
  * passes `undefined`, and every read walks.
  */
 export class SnapshotReader {
   private readonly known = new ProcessCache();
   private last: SocketSnapshot | undefined;
-  private readAllAt = -Infinity;
+  private walkedAt = -Infinity;
   /** Inodes in the tables at the last walk, owned or not (a kernel's own socket never is). */
   private walkedInodes = new Set<number>();
   /** Ended pids the last read still listed (the kernel reports an end before the fds close). */
@@ -106,32 +101,28 @@ export class SnapshotReader {
   /**
    * The snapshot as of now, or undefined when it would list the same sockets, owners,
    * processes and addresses as the one returned before. `ended`: pids that ended since the
-   * last call; undefined when not known. `protocols`: whose tables may hold news; the other
-   * protocol's rows are the last read's.
+   * last call; undefined when not known.
    */
-  async read(ended: readonly number[] | undefined, protocols: readonly Protocol[] = PROTOCOLS): Promise<SocketSnapshot | undefined> {
+  async read(ended: readonly number[] | undefined): Promise<SocketSnapshot | undefined> {
     const last = this.last;
     if (ended?.length) {
       const listed = new Set(last?.processes.map((p) => p.pid));
       for (const pid of ended) if (listed.has(pid)) this.endedListed.add(pid);
     }
     const startedAt = this.now();
-    const readAll = last === undefined || startedAt - this.readAllAt >= READ_ALL_AT_LEAST_EVERY_MS;
-    const asked = readAll ? PROTOCOLS : PROTOCOLS.filter((p) => protocols.includes(p));
-    const read = await this.procFs.readSocketTables(asked);
-    // In the tables' order (tcp rows, then udp), as a read of all of them gives.
-    const sockets = PROTOCOLS.flatMap((p) => (asked.includes(p) ? read : last!.sockets).filter((s) => s.protocol === p));
+    const sockets = await this.procFs.readSocketTables();
     const mustWalk =
-      readAll ||
+      last === undefined ||
       ended === undefined ||
       this.endedListed.size > 0 ||
+      startedAt - this.walkedAt >= WALK_AT_LEAST_EVERY_MS ||
       sockets.some((s) => s.inode !== 0 && !this.walkedInodes.has(s.inode));
     const [held, localAddresses] = await Promise.all([
       mustWalk ? findOwners(this.procFs, sockets, this.walk, this.known) : keepOwners(last, sockets),
       this.procFs.localAddresses(),
     ]);
-    if (readAll) this.readAllAt = startedAt;
     if (mustWalk) {
+      this.walkedAt = startedAt;
       this.walkedInodes = new Set(sockets.map((s) => s.inode));
       const stillListed = new Set(held.processes.map((p) => p.pid));
       for (const pid of this.endedListed) if (!stillListed.has(pid)) this.endedListed.delete(pid);

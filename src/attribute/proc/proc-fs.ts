@@ -39,13 +39,10 @@ export class ProcFs {
     this.byteOrder = byteOrder;
   }
 
-  /**
-   * Every row of net/tcp, tcp6, udp, udp6 in that order, or of the given protocols' tables
-   * only; a missing table (no IPv6) is empty.
-   */
-  async readSocketTables(protocols: readonly Protocol[] = ['tcp', 'udp']): Promise<SocketEntry[]> {
+  /** Every row of net/tcp, tcp6, udp, udp6 in that order; a missing table (no IPv6) is empty. */
+  async readSocketTables(): Promise<SocketEntry[]> {
     const tables = await Promise.all(
-      SOCKET_TABLES.filter(([, protocol]) => protocols.includes(protocol)).map(async ([name, protocol]) => {
+      SOCKET_TABLES.map(async ([name, protocol]) => {
         const file = join(this.root, 'net', name);
         const bytes = ifExists(() => readKernelBytes(file));
         if (bytes === undefined) return [];
