@@ -133,6 +133,19 @@ test('a vanished holder passes the socket to the next pid; with none left the so
   assert.equal(pidOf(r.resolve('udp', '198.18.0.3', 53, '198.18.0.9', 4000)), 300);
 });
 
+test('a TCP connection whose holder was gone by the walk goes to the listener on its port', () => {
+  // Accepted and closed between the table read and the fd walk: in the table, owned by no one.
+  const r = new SocketResolver(
+    snapshot(
+      [socket('tcp', '0.0.0.0:8080', '0.0.0.0:0', 20, 10), socket('tcp', '198.18.0.1:8080', '198.18.0.2:50000', 21)],
+      [[20, [400]]],
+      [400],
+    ),
+  );
+  assert.equal(pidOf(r.resolve('tcp', '198.18.0.1', 8080, '198.18.0.2', 50000)), 400);
+  assert.equal(r.tcpConnectionOwner('198.18.0.1', 8080, '198.18.0.2', 50000), undefined, 'not its own owner');
+});
+
 test('UDP wildcards: 0.0.0.0 before a dual-stack ::, which alone serves IPv6', () => {
   const r = new SocketResolver(
     snapshot(

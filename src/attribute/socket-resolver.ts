@@ -14,8 +14,11 @@ const TCP_LISTEN = 10;
 const WILDCARD_V4 = '0.0.0.0';
 const WILDCARD_V6 = '::';
 
-// A slot found with owner undefined means "a socket matches, its owner is unknown": the
+// A UDP slot found with owner undefined means "a socket matches, its owner is unknown": the
 // kernel would deliver to that socket, so a less specific socket must not take the packet.
+// A TCP connection without owner falls back to the listener on its port, like a connection
+// no table row names: most often it closed between the table read and the fd walk (those
+// that live tens of ms), and its listener is the process that accepted it.
 interface Slot {
   owner: ProcessInfo | undefined;
 }
@@ -103,8 +106,9 @@ export class SocketResolver {
   /**
    * The process owning the local end of a packet's flow; undefined when no socket matches or
    * the matching socket's holders are gone. Addresses are canonical text, as decoded.
-   * TCP: the exact 4-tuple, then a socket listening on the local address:port, then one
-   * listening on the wildcard (short connections that came and went between reads). UDP, most specific first, as the kernel delivers: connected
+   * TCP: the exact 4-tuple's owner, then a socket listening on the local address:port, then
+   * one listening on the wildcard (short connections that came and went between reads, or
+   * whose holder was gone by the fd walk). UDP, most specific first, as the kernel delivers: connected
    * 4-tuple, then bound local address:port, then the family's wildcard on the port, and for
    * IPv4 last the IPv6 wildcard '::' (dual-stack unless IPV6_V6ONLY, which /proc does not show).
    */
@@ -119,11 +123,10 @@ export class SocketResolver {
     const remote = unmapped(remoteAddress);
     if (protocol === 'tcp') {
       const listening = this.tcpListening.get(localPort);
-      const slot =
-        this.tcp.get(local, localPort, remote, remotePort) ??
-        listening?.get(local) ??
-        (local.includes(':') ? listening?.get(WILDCARD_V6) : (listening?.get(WILDCARD_V4) ?? listening?.get(WILDCARD_V6)));
-      return slot?.owner;
+      return (
+        this.tcp.get(local, localPort, remote, remotePort)?.owner ??
+        (listening?.get(local) ?? (local.includes(':') ? listening?.get(WILDCARD_V6) : (listening?.get(WILDCARD_V4) ?? listening?.get(WILDCARD_V6))))?.owner
+      );
     }
     const slot =
       this.udpConnected.get(local, localPort, remote, remotePort) ??
