@@ -1,6 +1,6 @@
 // Live capture through netmeter's own addon (native/src/live_capture.c): one libpcap handle
 // per device, each read on a thread of its own with TPACKET_V3 blocks, a 256-byte snap
-// length and a 32 MiB ring, and handed to JavaScript a batch of up to thousands of packets
+// length and an 8 MiB ring, and handed to JavaScript a batch of up to thousands of packets
 // per call, with the wire length and kernel timestamp libpcap records. This module only
 // turns those batches into PacketBatch objects, merges devices and types the errors.
 
@@ -15,7 +15,7 @@ export interface NativeLiveSourceOptions {
   filter?: string;
   /** Bytes kept of each packet; the wire length is recorded whatever this is. Default 256. */
   snapLength?: number;
-  /** Kernel ring per device (pcap_set_buffer_size). Default 32 MiB. */
+  /** Kernel ring per device (pcap_set_buffer_size). Default 8 MiB. */
   bufferBytes?: number;
   /** Put the interfaces in promiscuous mode. Default false: only this host's traffic. */
   promisc?: boolean;
@@ -107,10 +107,14 @@ const DEFAULT_SNAP_LENGTH = 256;
 const MAX_SNAP_LENGTH = 262144;
 /**
  * With TPACKET_V3 a packet takes about its kept bytes plus 80 bytes of headers in the ring,
- * so 32 MiB holds ~230,000 small packets: over 2 s at 100,000 packets/s of slack for a
- * consumer that pauses (a GC, a /proc re-read, a screen redraw).
+ * so 8 MiB holds ~58,000 small packets: ~190 ms at 300,000 packets/s. The ring is emptied by
+ * the capture thread, which never waits for JavaScript (a pause there — a GC, a /proc
+ * re-read, a screen redraw — fills the batch queue behind it, maxQueuedBatches x
+ * batchPackets = 131,072 packets), so it only covers that thread's scheduling delays. It is
+ * resident memory from the first busy second: 32 MiB was a tenth of netmeter with 100,000
+ * flows. (tcpdump and nethogs take libpcap's 2 MiB.)
  */
-const DEFAULT_BUFFER_BYTES = 32 * 1024 * 1024;
+const DEFAULT_BUFFER_BYTES = 8 * 1024 * 1024;
 const DEFAULT_FLUSH_MS = 100;
 /** The kernel's block timeout bounds how late the thread sees a packet on a quiet link. */
 const MAX_TIMEOUT_MS = 50;
