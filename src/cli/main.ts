@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
 // netmeter's entry point: picks the command and turns every error into one line on stderr
 // and an exit code (2 for usage, 1 otherwise); a stack trace only with --debug.
 

@@ -56,6 +56,8 @@ const toolNames = values.tools.split(',').map((t) => t.trim());
 const ppsMulti = values['pps-multi'];
 const unowned = values.unowned;
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+// netmeter as `sudo netmeter` runs it: node with the options of the file's #! line.
+const cliNodeOptions = /^#!.*\bnode((?: +-[^ ]+)*)\s*$/.exec(readFileSync(cli, 'utf8').split('\n', 1)[0]!)?.[1]!.trim().split(/ +/) ?? [];
 
 if (process.getuid?.() !== 0) {
   process.stderr.write('live-cpu-bench: must run as root (it creates network namespaces and captures)\n');
@@ -317,7 +319,7 @@ for (const name of toolNames) {
       name: `netmeter -i IF --json${engine.length ? ` ${engine.join(' ')}` : ''}`,
       // --duration is an upper bound: the bench stops it with SIGINT, after which it prints
       // the totals over the whole run.
-      command: [process.execPath, cli, '-i', ifRx, '--duration', '600s', '--json', ...engine],
+      command: [process.execPath, ...cliNodeOptions, cli, '-i', ifRx, '--duration', '600s', '--json', ...engine],
       counts(stdout) {
         const start = stdout.indexOf('{');
         if (start < 0) return { note: 'no JSON output' };

@@ -20,6 +20,16 @@ export const TRAFFIC = path.join(REPO, 'test', 'harness', 'traffic.mjs');
 export const WORKERS = path.join(HERE, 'workers.mjs');
 export const DEFAULT_CLI = path.join(REPO, 'dist', 'src', 'cli', 'main.js');
 
+/**
+ * The command that runs netmeter's CLI file as `sudo netmeter` does: node with the options
+ * the file's #! line gives (main.ts: a smaller young generation), then the file.
+ */
+export function netmeterCommand(cli) {
+  const first = fs.readFileSync(cli, 'utf8').split('\n', 1)[0];
+  const options = /^#!.*\bnode((?: +-[^ ]+)*)\s*$/.exec(first)?.[1].trim();
+  return [process.execPath, ...(options ? options.split(/ +/) : []), cli];
+}
+
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** A sleep that does not keep the process alive (for races against an exit). */
 export const idle = (ms) => new Promise((r) => setTimeout(r, ms).unref());
@@ -369,7 +379,7 @@ export async function startObservers(group, net, { iface, dir, cli, nethogs = tr
   const pcap = path.join(dir, 'reference.pcap');
   const tcpdump = group.spawn('tcpdump', 'ip', ['netns', 'exec', net.nsA, 'tcpdump', '-i', iface, '-n', '-s', '0',
     '-B', '65536', '-Z', 'root', '-w', pcap, '-U']);
-  const netmeter = group.spawn('netmeter', 'ip', ['netns', 'exec', net.nsA, process.execPath, cli, '-i', iface,
+  const netmeter = group.spawn('netmeter', 'ip', ['netns', 'exec', net.nsA, ...netmeterCommand(cli), '-i', iface,
     '--duration', '3600s', '--json', ...netmeterArgs]);
   let hogs;
   if (nethogs) {

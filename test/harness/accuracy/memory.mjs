@@ -32,7 +32,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { DEFAULT_CLI, Net, ProcGroup, WORKERS, hasCommand, log, sleep, waitPacketSocket } from './lib.mjs';
+import { DEFAULT_CLI, Net, ProcGroup, WORKERS, hasCommand, log, netmeterCommand, sleep, waitPacketSocket } from './lib.mjs';
 
 function parseOptions(argv) {
   const o = {
@@ -161,7 +161,7 @@ async function main() {
       fs.writeFileSync(preload, heapStatsPreload(o.heapStats));
       o.nodeArgs.push(`--import=${pathToFileURL(preload).href}`);
     }
-    const nm = group.spawn('netmeter', 'ip', ['netns', 'exec', net.nsA, process.execPath, ...o.nodeArgs, o.netmeter, '-i', net.ifA, '--duration', '3600s', '--json']);
+    const nm = group.spawn('netmeter', 'ip', ['netns', 'exec', net.nsA, ...netmeterCommand(o.netmeter).toSpliced(1, 0, ...o.nodeArgs), '-i', net.ifA, '--duration', '3600s', '--json']);
     const hogs = o.nethogs ? group.spawn('nethogs', 'ip', ['netns', 'exec', net.nsA, 'nethogs', '-t', '-v', '2', '-d', '1', '-C', net.ifA]) : undefined;
     await waitPacketSocket(nm);
     if (hogs) await waitPacketSocket(hogs);

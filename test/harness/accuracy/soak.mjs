@@ -19,7 +19,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DEFAULT_CLI, Net, ProcGroup, TRAFFIC, WORKERS, hasCommand, idle, log, rssKb, sleep, waitPacketSocket } from './lib.mjs';
+import { DEFAULT_CLI, Net, ProcGroup, TRAFFIC, WORKERS, hasCommand, idle, log, netmeterCommand, rssKb, sleep, waitPacketSocket } from './lib.mjs';
 
 function parseOptions(argv) {
   const o = { minutes: 60, sampleSeconds: 10, rate: '50mbit', netmeter: DEFAULT_CLI, nethogs: true, prefix: 'nm-accs', json: undefined };
@@ -62,7 +62,7 @@ async function main() {
   try {
     net.up();
     net.setRate(o.rate ?? undefined);
-    const nm = group.spawn('netmeter', 'ip', ['netns', 'exec', net.nsA, process.execPath, o.netmeter, '-i', net.ifA,
+    const nm = group.spawn('netmeter', 'ip', ['netns', 'exec', net.nsA, ...netmeterCommand(o.netmeter), '-i', net.ifA,
       '--duration', `${Math.ceil(o.minutes * 60 + 600)}s`, '--json']);
     // Only nethogs' RSS is sampled here; its trace output (every entry it knows, every second)
     // is not kept: over half an hour of churn it outgrew a JavaScript string (512 MB).
