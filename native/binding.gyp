@@ -10,7 +10,8 @@
         "src/live_capture.c",
         "src/live_capture_napi.c",
         "src/socket_events.c",
-        "src/socket_events_napi.c"
+        "src/socket_events_napi.c",
+        "src/tcp_listeners.c"
       ],
       # Plain C N-API at a fixed version keeps the addon ABI-stable across Node releases.
       "defines": ["NAPI_VERSION=8"],

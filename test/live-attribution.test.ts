@@ -196,3 +196,19 @@ test('a read that finds nothing changed keeps the owners and re-checks no record
   assert.equal(a.snapshot?.processes[0]?.pid, 7);
   assert.deepEqual(told, [undefined, undefined], 'no ends heard of: the reader must walk');
 });
+
+test('with the kernel\'s events, timed reads take only the TCP listeners; asked-for reads take the TCP tables', { skip: process.getuid?.() !== 0 && 'needs root (eBPF)' }, async (t) => {
+  const asked: string[] = [];
+  const a = new LiveAttribution({ takeSnapshot: async (_fs, _ended, tcp) => (asked.push(tcp), snapshot(1, 1)), debounceMs: 0 });
+  t.after(() => a.close());
+  if (a.connectEventsUnavailable) {
+    t.skip(`kernel events unavailable here: ${a.connectEventsUnavailable}`);
+    return;
+  }
+  await a.refresh();
+  a.startPeriodicRefresh();
+  await new Promise((resolve) => setTimeout(resolve, 1150));
+  a.owner('tcp', '198.18.0.1', 5555, '198.18.0.9', 80); // no owner: prompts a read
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.deepEqual(asked, ['tables', 'listeners', 'tables']);
+});

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -152,4 +153,28 @@ test('the live /proc reads too: this process, its tables, loopback among the add
   assert.ok(typeof me?.startTime === 'number' && me.startTime > 0);
   assert.ok(Array.isArray(await procFs.readSocketTables()));
   assert.ok((await procFs.localAddresses()).includes('127.0.0.1'));
+});
+
+test('TCP listeners from sock_diag are the LISTEN rows of the live tables; a snapshot directory has none to give', async (t) => {
+  const servers = await Promise.all(
+    ['127.0.0.1', '::1'].map(
+      (host) =>
+        new Promise<Server>((resolve, reject) => {
+          const server = createServer().listen(0, host, () => resolve(server));
+          server.once('error', reject);
+        }),
+    ),
+  );
+  t.after(() => servers.forEach((s) => s.close()));
+  const procFs = new ProcFs();
+  const fromKernel = procFs.readTcpListeners();
+  assert.ok(fromKernel, 'the addon answers on the live /proc');
+  const fromTables = (await procFs.readSocketTables(['tcp'])).filter((s) => s.state === 10);
+  const byInode = (rows: typeof fromTables) => [...rows].sort((a, b) => a.inode - b.inode);
+  assert.deepEqual(byInode(fromKernel), byInode(fromTables));
+  for (const server of servers) {
+    const { address, port } = server.address() as AddressInfo;
+    assert.ok(fromKernel.some((s) => s.localAddress === address && s.localPort === port), `${address}:${port} listed`);
+  }
+  assert.equal(new ProcFs(HOST_SAMPLE, undefined, 'LE').readTcpListeners(), undefined);
 });

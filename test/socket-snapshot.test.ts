@@ -15,7 +15,7 @@ import {
   WALK_AT_LEAST_EVERY_MS,
 } from '../src/attribute/socket-snapshot.js';
 import { walkSocketOwnersJs } from '../src/attribute/socket-owners.js';
-import type { SocketSnapshot } from '../src/attribute/types.js';
+import type { SocketEntry, SocketSnapshot } from '../src/attribute/types.js';
 
 const HOST_SAMPLE = fileURLToPath(new URL('../../fixtures/proc/host-sample', import.meta.url));
 const clock = () => 1_700_000_000_123;
@@ -238,4 +238,48 @@ test("a reader walks again while an ended owner is still listed (the kernel repo
   assert.equal(new Map(after?.owners).get(6075), undefined);
   await reader.read([]);
   assert.equal(walks, 3, 'no longer listed: no more walks');
+});
+
+test("a reader asked for TCP listeners takes them from sock_diag, keeps the last read's connections, and reads the tables every 10 s", async () => {
+  const root = mkdtempSync(path.join(tmpdir(), 'netmeter-proc-'));
+  try {
+    cpSync(HOST_SAMPLE, root, { recursive: true, verbatimSymlinks: true });
+    const tcpTable = path.join(root, 'net', 'tcp');
+    const listener = (port: number, inode: number): SocketEntry => ({ protocol: 'tcp', localAddress: '0.0.0.0', localPort: port, remoteAddress: '0.0.0.0', remotePort: 0, inode, uid: 0, state: 10 });
+    let listeners: SocketEntry[] | undefined = [];
+    class FakeDiag extends ProcFs {
+      override readTcpListeners(): SocketEntry[] | undefined {
+        return listeners;
+      }
+    }
+    let now = 1_700_000_000_000;
+    const held = await walkSocketOwnersJs(root);
+    const reader = new SnapshotReader(new FakeDiag(root, undefined, 'LE'), async () => new Map(held), () => now);
+    const first = await reader.read([], 'listeners');
+    const tcpOf = (s: SocketSnapshot | undefined) => s?.sockets.filter((x) => x.protocol === 'tcp').map((x) => x.inode).sort((a, b) => a - b);
+    const connected = first!.sockets.filter((s) => s.protocol === 'tcp' && s.state !== 10).map((s) => s.inode);
+    assert.ok(connected.length > 0, 'the first read reads the tables');
+
+    // A listener sock_diag reports is taken, with its owner; a new connection in the table is not read.
+    listeners = [listener(8080, 9999)];
+    held.set(9999, [4429]);
+    appendFileSync(tcpTable, '   6: 0100007F:1F90 0100007F:D431 01 00000000:00000000 00:00000000 00000000 65534        0 7777 1 0000000000000000 20 4 30 10 -1\n');
+    held.set(7777, [4440]);
+    const second = await reader.read([], 'listeners');
+    assert.deepEqual(tcpOf(second), [...connected, 9999].sort((a, b) => a - b), "the kernel's listeners and the last read's connections");
+    assert.deepEqual(new Map(second?.owners).get(9999), [4429]);
+
+    // sock_diag cannot answer: the tables are read.
+    listeners = undefined;
+    assert.ok(tcpOf(await reader.read([], 'listeners'))?.includes(7777));
+
+    // Ten seconds after the tables were last read, they are read whatever is asked.
+    listeners = [];
+    writeFileSync(tcpTable, readFileSync(tcpTable, 'utf8').replace(/^.* 7777 .*\n/m, ''));
+    assert.ok(tcpOf(await reader.read([], 'listeners'))?.includes(7777), 'kept from the last read of the tables');
+    now += WALK_AT_LEAST_EVERY_MS;
+    assert.ok(!tcpOf(await reader.read([], 'listeners'))?.includes(7777), 'closed, and the tables read again');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });

@@ -12,6 +12,7 @@
 #include "live_capture_napi.h"
 #include "socket_events_napi.h"
 #include "socket_owners.h"
+#include "tcp_listeners.h"
 
 typedef struct {
   napi_async_work work;
@@ -163,6 +164,7 @@ static napi_value init(napi_env env, napi_value exports) {
                              NULL, &function));
   CHECK(napi_set_named_property(env, exports, "walkSocketOwners", function));
   if (live_capture_register(env, exports) == NULL) return NULL;
+  if (tcp_listeners_register(env, exports) == NULL) return NULL;
   return socket_events_register(env, exports);
 }
 

@@ -11,6 +11,7 @@ import { unmapIpv4 } from '../decode/address.js';
 import { KernelOwners, type LearnedConnection } from './kernel-owners.js';
 import { ProcFs } from './proc/proc-fs.js';
 import { SnapshotWorker } from './snapshot-worker.js';
+import type { TcpRead } from './socket-snapshot.js';
 import { SocketResolver } from './socket-resolver.js';
 import type { ProcessInfo, Protocol, SocketEntry, SocketSnapshot } from './types.js';
 
@@ -26,9 +27,10 @@ export interface LiveAttributionOptions {
   /**
    * Reads /proc; resolves to undefined when nothing changed since the last read. `ended`:
    * the pids that ended since the last call, as the kernel reported them; undefined when
-   * the kernel's events are not in use. Default: the worker thread (SnapshotReader).
+   * the kernel's events are not in use. `tcp`: the TCP tables, or only the listeners (timed
+   * reads with the kernel's events). Default: the worker thread (SnapshotReader).
    */
-  takeSnapshot?: (procFs: ProcFs, ended: readonly number[] | undefined) => Promise<SocketSnapshot | undefined>;
+  takeSnapshot?: (procFs: ProcFs, ended: readonly number[] | undefined, tcp: TcpRead) => Promise<SocketSnapshot | undefined>;
   /** Learn the owners of outgoing TCP connections from the kernel (eBPF) as they connect. Default true. */
   connectEvents?: boolean;
   /** Called when the kernel named the owners of connections asked about before, e.g. to credit waiting records. */
@@ -49,9 +51,10 @@ const ENDS_KEPT_S = 60;
  * Re-reads of /proc on a timer, behind the prompted ones. Every second even with the kernel's
  * events: they cover TCP connects, not UDP, and a UDP socket that lives a second and sends
  * its burst before any packet of it prompts a read (a prompted read comes 100 ms later, often
- * after the process is gone) is found only by a timed read; so is a local server that
- * listens, serves and exits within a second (the harness's loopback workload). With the
- * kernel's process ends, a read walks the fds only for news (SnapshotReader).
+ * after the process is gone) is found only by a timed read; so is the listener of a local
+ * server that listens, serves and exits within a second (the harness's loopback workload).
+ * With the kernel's events, a timed read takes the TCP listeners alone from sock_diag, not
+ * the TCP tables, and walks the fds only for news (SnapshotReader).
  */
 const PERIODIC_REFRESH_MS = 1000;
 /** Above any inode the kernel hands out (32 bits), so a made-up one never names a real socket. */
@@ -66,6 +69,8 @@ export class LiveAttribution implements Attribution {
   private readonly takeSnapshot: NonNullable<LiveAttributionOptions['takeSnapshot']>;
   private readonly worker = new SnapshotWorker();
   private refreshing: Promise<void> | undefined;
+  /** Whether the next read reads the TCP tables (asked for since the last read began), not only the listeners. */
+  private tcpTablesWanted = false;
   private queued: Promise<void> | undefined;
   private closed = false;
   private recheckingAfterRead = false;
@@ -98,7 +103,7 @@ export class LiveAttribution implements Attribution {
   constructor(private readonly options: LiveAttributionOptions = {}) {
     this.procFs = options.procFs ?? new ProcFs('/proc');
     this.debounceMs = options.debounceMs ?? 100;
-    this.takeSnapshot = options.takeSnapshot ?? ((fs, ended) => this.worker.take(fs.root, ended));
+    this.takeSnapshot = options.takeSnapshot ?? ((fs, ended, tcp) => this.worker.take(fs.root, ended, tcp));
     this.resolver = new SocketResolver(
       { version: 1, takenAt: 0, localAddresses: [], sockets: [], owners: [], processes: [] },
       { localCidrs: options.localCidrs ?? [] },
@@ -156,6 +161,12 @@ export class LiveAttribution implements Attribution {
    * is queued behind it (one for all callers that ask meanwhile).
    */
   refresh(): Promise<void> {
+    this.tcpTablesWanted = true;
+    return this.schedule();
+  }
+
+  /** The next read, as refresh() says; what it reads of TCP is what was asked meanwhile. */
+  private schedule(): Promise<void> {
     if (this.closed) return Promise.resolve();
     if (!this.refreshing) {
       this.refreshing = this.readOnce().finally(() => (this.refreshing = undefined));
@@ -163,7 +174,7 @@ export class LiveAttribution implements Attribution {
     }
     this.queued ??= this.refreshing.then(() => {
       this.queued = undefined;
-      return this.refresh();
+      return this.schedule();
     });
     return this.queued;
   }
@@ -226,7 +237,9 @@ export class LiveAttribution implements Attribution {
   /** Starts the timed re-reads (PERIODIC_REFRESH_MS); close() stops them. */
   startPeriodicRefresh(): void {
     if (this.periodicTimer || this.closed) return;
-    this.periodicTimer = setInterval(() => void this.refresh(), PERIODIC_REFRESH_MS);
+    // A timed read takes only the TCP listeners when the kernel reports connects (see
+    // SnapshotReader.read); a prompted or explicit one reads the TCP tables.
+    this.periodicTimer = setInterval(() => void this.schedule(), PERIODIC_REFRESH_MS);
     this.periodicTimer.unref();
   }
 
@@ -235,8 +248,10 @@ export class LiveAttribution implements Attribution {
     // Without the kernel's events, no end is heard of: the reader must look at every process.
     const ended = this.connects ? this.endsForRead : undefined;
     this.endsForRead = [];
+    const tcp: TcpRead = this.connects && !this.tcpTablesWanted ? 'listeners' : 'tables';
+    this.tcpTablesWanted = false;
     try {
-      const fresh = await this.takeSnapshot(this.procFs, ended);
+      const fresh = await this.takeSnapshot(this.procFs, ended, tcp);
       if (this.closed) return;
       if (fresh) {
         this.fromProc = fresh;
@@ -258,6 +273,7 @@ export class LiveAttribution implements Attribution {
     } catch (error) {
       // The reader did not hear of these ends: the next read tells it (or walks anyway).
       if (ended && this.endsForRead) this.endsForRead.unshift(...ended);
+      if (tcp === 'tables') this.tcpTablesWanted = true;
       // A read cut short by close() is no failure worth a word.
       if (!this.closed) this.options.onError?.(error);
     }

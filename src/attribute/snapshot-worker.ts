@@ -5,7 +5,7 @@
 
 import { isMainThread, parentPort, Worker } from 'node:worker_threads';
 import { ProcFs } from './proc/proc-fs.js';
-import { SnapshotReader } from './socket-snapshot.js';
+import { SnapshotReader, type TcpRead } from './socket-snapshot.js';
 import type { SocketSnapshot } from './types.js';
 
 interface Request {
@@ -13,6 +13,7 @@ interface Request {
   root: string;
   /** Pids that ended since the last request, or null when the caller does not hear of ends. */
   ended: number[] | null;
+  tcp: TcpRead;
 }
 /** snapshot null: the same as the last one sent. */
 type Reply = { id: number; snapshot: SocketSnapshot | null } | { id: number; error: string };
@@ -23,7 +24,7 @@ if (!isMainThread && parentPort) {
   port.on('message', (request: Request) => {
     let reader = readers.get(request.root);
     if (!reader) readers.set(request.root, (reader = new SnapshotReader(new ProcFs(request.root))));
-    reader.read(request.ended ?? undefined).then(
+    reader.read(request.ended ?? undefined, request.tcp).then(
       (snapshot) => port.postMessage({ id: request.id, snapshot: snapshot ?? null } satisfies Reply),
       (error: unknown) => port.postMessage({ id: request.id, error: error instanceof Error ? error.message : String(error) } satisfies Reply),
     );
@@ -38,15 +39,15 @@ export class SnapshotWorker {
   /**
    * A snapshot of the /proc at root, or undefined when it equals the last one this worker
    * returned for root. ended: pids that ended since the last call; undefined when not known
-   * (then every read walks all processes' fds).
+   * (then every read walks all processes' fds). tcp: see SnapshotReader.read.
    */
-  take(root: string, ended?: readonly number[]): Promise<SocketSnapshot | undefined> {
+  take(root: string, ended?: readonly number[], tcp: TcpRead = 'tables'): Promise<SocketSnapshot | undefined> {
     const worker = this.start();
     const id = this.nextId++;
     worker.ref(); // a read under way keeps the process alive until it answers
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      worker.postMessage({ id, root, ended: ended ? [...ended] : null } satisfies Request);
+      worker.postMessage({ id, root, ended: ended ? [...ended] : null, tcp } satisfies Request);
     });
   }
 

@@ -73,13 +73,19 @@ async function findOwners(
  */
 export const WALK_AT_LEAST_EVERY_MS = 10_000;
 
+/** What a read takes of TCP: the tables, or only the listening sockets (see read()). */
+export type TcpRead = 'tables' | 'listeners';
+
+const TCP_LISTEN = 10;
+
 /**
- * Successive snapshots of one /proc, for the live re-reads. Every read reads the socket
- * tables; the walk of every process's fds, and the start times of the owners, only when
- * something may have changed hands: an inode no walk has looked for yet, the end of a
- * process that holds a socket, or WALK_AT_LEAST_EVERY_MS since the last walk. On an idle
- * host that is most re-reads, and the walk was most of their cost with 10,000 processes
- * (2-4 s, and ~10 kB of garbage a process on the reader thread).
+ * Successive snapshots of one /proc, for the live re-reads. Every read reads the UDP tables
+ * and, as asked, the TCP tables or only the TCP listeners; the walk of every process's fds,
+ * and the start times of the owners, only when something may have changed hands: an inode
+ * no walk has looked for yet, the end of a process that holds a socket, or
+ * WALK_AT_LEAST_EVERY_MS since the last walk. On an idle host that is most re-reads, and
+ * the walk was most of their cost with 10,000 processes (2-4 s, and ~10 kB of garbage a
+ * process on the reader thread).
  * Process ends come from the kernel (kernel-owners.ts); a caller that does not hear of them
  * passes `undefined`, and every read walks.
  */
@@ -87,6 +93,7 @@ export class SnapshotReader {
   private readonly known = new ProcessCache();
   private last: SocketSnapshot | undefined;
   private walkedAt = -Infinity;
+  private tcpTablesAt = -Infinity;
   /** Inodes in the tables at the last walk, owned or not (a kernel's own socket never is). */
   private walkedInodes = new Set<number>();
   /** Ended pids the last read still listed (the kernel reports an end before the fds close). */
@@ -101,16 +108,26 @@ export class SnapshotReader {
   /**
    * The snapshot as of now, or undefined when it would list the same sockets, owners,
    * processes and addresses as the one returned before. `ended`: pids that ended since the
-   * last call; undefined when not known.
+   * last call; undefined when not known. `tcp`: 'listeners' takes the TCP listeners from
+   * sock_diag and keeps the last read's TCP connections: reading net/tcp and tcp6 makes the
+   * kernel scan its whole established hash, twice per file (~10 ms here with two sockets in
+   * it), while the connections this host makes come from the kernel's connect events and
+   * accepted ones fall back to their listener. The tables are still read when sock_diag
+   * cannot answer, and at least every WALK_AT_LEAST_EVERY_MS.
    */
-  async read(ended: readonly number[] | undefined): Promise<SocketSnapshot | undefined> {
+  async read(ended: readonly number[] | undefined, tcp: TcpRead = 'tables'): Promise<SocketSnapshot | undefined> {
     const last = this.last;
     if (ended?.length) {
       const listed = new Set(last?.processes.map((p) => p.pid));
       for (const pid of ended) if (listed.has(pid)) this.endedListed.add(pid);
     }
     const startedAt = this.now();
-    const sockets = await this.procFs.readSocketTables();
+    const listeners =
+      tcp === 'listeners' && last !== undefined && startedAt - this.tcpTablesAt < WALK_AT_LEAST_EVERY_MS ? this.procFs.readTcpListeners() : undefined;
+    const read = await this.procFs.readSocketTables(listeners ? ['udp'] : ['tcp', 'udp']);
+    if (!listeners) this.tcpTablesAt = startedAt;
+    // Rows in the tables' order: TCP (listeners first), then UDP.
+    const sockets = listeners ? [...listeners, ...last!.sockets.filter((s) => s.protocol === 'tcp' && s.state !== TCP_LISTEN), ...read] : read;
     const mustWalk =
       last === undefined ||
       ended === undefined ||

@@ -5,8 +5,9 @@
 import { access, readFile, readlink } from 'node:fs/promises';
 import { endianness, networkInterfaces } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { canonicalIp, formatIpv6 } from '../../decode/address.js';
+import { canonicalIp, formatIpv4, formatIpv6 } from '../../decode/address.js';
 import { readKernelBytes, readKernelFile } from '../../kernel-file.js';
+import { loadNativeAddon } from '../../native-addon.js';
 import type { ProcessInfo, Protocol, SocketEntry } from '../types.js';
 import { type ByteOrder, parseNetSockets, ProcParseError } from './net-sockets.js';
 import { parseCmdline, parseComm, parsePasswd, parseStatStartTime, parseStatusUid } from './process-info.js';
@@ -17,6 +18,8 @@ const SOCKET_TABLES: Array<[name: string, protocol: Protocol]> = [
   ['udp', 'udp'],
   ['udp6', 'udp'],
 ];
+
+const TCP_LISTEN = 10;
 
 export class ProcFs {
   readonly root: string;
@@ -39,10 +42,13 @@ export class ProcFs {
     this.byteOrder = byteOrder;
   }
 
-  /** Every row of net/tcp, tcp6, udp, udp6 in that order; a missing table (no IPv6) is empty. */
-  async readSocketTables(): Promise<SocketEntry[]> {
+  /**
+   * Every row of net/tcp, tcp6, udp, udp6 in that order, or of the given protocols' tables
+   * only; a missing table (no IPv6) is empty.
+   */
+  async readSocketTables(protocols: readonly Protocol[] = ['tcp', 'udp']): Promise<SocketEntry[]> {
     const tables = await Promise.all(
-      SOCKET_TABLES.map(async ([name, protocol]) => {
+      SOCKET_TABLES.filter(([, protocol]) => protocols.includes(protocol)).map(async ([name, protocol]) => {
         const file = join(this.root, 'net', name);
         const bytes = ifExists(() => readKernelBytes(file));
         if (bytes === undefined) return [];
@@ -57,6 +63,38 @@ export class ProcFs {
       }),
     );
     return tables.flat();
+  }
+
+  /**
+   * The TCP sockets in LISTEN, as rows like the tables' (state 10), from the kernel's
+   * sock_diag (native/src/tcp_listeners.c): without the scan of every established connection
+   * that reading net/tcp costs. Undefined for a snapshot directory, or when the addon or the
+   * kernel cannot answer (read the tables then).
+   */
+  readTcpListeners(): SocketEntry[] | undefined {
+    if (resolve(this.root) !== '/proc') return undefined;
+    const loaded = loadNativeAddon();
+    const tcpListeners = 'error' in loaded ? undefined : (loaded.addon['tcpListeners'] as (() => Array<[number, Buffer, number, number, number]>) | undefined);
+    if (!tcpListeners) return undefined;
+    let rows: Array<[number, Buffer, number, number, number]>;
+    try {
+      rows = tcpListeners();
+    } catch {
+      return undefined;
+    }
+    return rows.map(([, address, port, inode, uid]) => {
+      const v6 = address.length === 16;
+      return {
+        protocol: 'tcp',
+        localAddress: v6 ? formatIpv6(address, 0) : formatIpv4(address, 0),
+        localPort: port,
+        remoteAddress: v6 ? '::' : '0.0.0.0',
+        remotePort: 0,
+        inode,
+        uid,
+        state: TCP_LISTEN,
+      };
+    });
   }
 
   /** The process's name, command line and user; undefined when it exited while being read. */
