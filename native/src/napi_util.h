@@ -3,8 +3,10 @@
 #ifndef NETMETER_NAPI_UTIL_H
 #define NETMETER_NAPI_UTIL_H
 
+#include <errno.h>
 #include <node_api.h>
 #include <stdio.h>
+#include <string.h>
 
 /* On a failed N-API call, return NULL: JavaScript then sees the exception N-API left pending. */
 #define CHECK(call) \
@@ -24,6 +26,29 @@ static inline void *unwrap_this(napi_env env, napi_callback_info info, const cha
     return NULL;
   }
   return data;
+}
+
+/* The name of an errno value the addon's callers look for, or NULL. */
+static inline const char *errno_name(int error) {
+  switch (error) {
+    case EPERM: return "EPERM";
+    case EACCES: return "EACCES";
+    case ENOENT: return "ENOENT";
+    case EINVAL: return "EINVAL";
+    case ENOSYS: return "ENOSYS";
+    case ENOMEM: return "ENOMEM";
+    case EBUSY: return "EBUSY";
+    case ENODEV: return "ENODEV";
+    case EPROTONOSUPPORT: return "EPROTONOSUPPORT";
+    default: return NULL;
+  }
+}
+
+/* Throws "cannot ACTION: REASON" with code = errno's name. */
+static inline void throw_errno(napi_env env, const char *action, int error) {
+  char text[256];
+  snprintf(text, sizeof text, "cannot %s: %s", action, strerror(error));
+  napi_throw_error(env, errno_name(error), text);
 }
 
 #endif

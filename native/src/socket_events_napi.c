@@ -36,26 +36,6 @@ typedef struct {
   watcher *watch;
 } binding;
 
-static const char *errno_name(int error) {
-  switch (error) {
-    case EPERM: return "EPERM";
-    case EACCES: return "EACCES";
-    case ENOENT: return "ENOENT";
-    case EINVAL: return "EINVAL";
-    case ENOSYS: return "ENOSYS";
-    case ENOMEM: return "ENOMEM";
-    case EBUSY: return "EBUSY";
-    case ENODEV: return "ENODEV";
-    default: return NULL;
-  }
-}
-
-/* "cannot ACTION: REASON" with code = errno's name. */
-static void throw_errno(napi_env env, const char *action, int error) {
-  char text[256];
-  snprintf(text, sizeof text, "cannot %s: %s", action, strerror(error));
-  napi_throw_error(env, errno_name(error), text);
-}
 
 static void on_watch_closed(uv_handle_t *handle) { free(handle->data); }
 

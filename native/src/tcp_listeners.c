@@ -19,13 +19,7 @@
 #include "tcp_listeners.h"
 
 #define TCP_LISTEN_STATE 10
-
-static napi_value throw_errno(napi_env env, int error) {
-  char text[128];
-  snprintf(text, sizeof text, "cannot list TCP listeners through sock_diag: %s", strerror(error));
-  napi_throw_error(env, error == EPERM ? "EPERM" : error == EPROTONOSUPPORT ? "EPROTONOSUPPORT" : NULL, text);
-  return NULL;
-}
+#define LISTING "list TCP listeners through sock_diag"
 
 /* Appends one [family, address, port, inode, uid] to out at *count. */
 static int push(napi_env env, napi_value out, uint32_t *count, const struct inet_diag_msg *m) {
@@ -85,14 +79,20 @@ static napi_value tcp_listeners(napi_env env, napi_callback_info info) {
   napi_value out;
   CHECK(napi_create_array(env, &out));
   int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-  if (fd < 0) return throw_errno(env, errno);
+  if (fd < 0) {
+    throw_errno(env, LISTING, errno);
+    return NULL;
+  }
   uint32_t count = 0;
   int result = dump(env, fd, AF_INET, out, &count);
   if (result == 0) result = dump(env, fd, AF_INET6, out, &count);
   close(fd);
   if (result == 1) return NULL; /* an N-API exception is pending */
   /* A kernel without IPv6 has no AF_INET6 handler: that family simply has no listeners. */
-  if (result < 0 && result != -ENOENT) return throw_errno(env, -result);
+  if (result < 0 && result != -ENOENT) {
+    throw_errno(env, LISTING, -result);
+    return NULL;
+  }
   return out;
 }
 

@@ -134,8 +134,10 @@ export class SnapshotReader {
       this.endedListed.size > 0 ||
       startedAt - this.walkedAt >= WALK_AT_LEAST_EVERY_MS ||
       sockets.some((s) => s.inode !== 0 && !this.walkedInodes.has(s.inode));
+    // Compared once: the common case (idle sockets) keeps the last owners without new Sets of 10,000.
+    const sameRows = last !== undefined && sameSockets(last.sockets, sockets);
     const [held, localAddresses] = await Promise.all([
-      mustWalk ? findOwners(this.procFs, sockets, this.walk, this.known) : keepOwners(last, sockets),
+      mustWalk ? findOwners(this.procFs, sockets, this.walk, this.known) : sameRows ? last : keepOwners(last, sockets),
       this.procFs.localAddresses(),
     ]);
     if (mustWalk) {
@@ -146,7 +148,7 @@ export class SnapshotReader {
     }
     if (
       last !== undefined &&
-      sameSockets(last.sockets, sockets) &&
+      sameRows &&
       sameItems(last.localAddresses, localAddresses) &&
       sameItems(last.processes, held.processes) &&
       sameOwners(last.owners, held.owners)
@@ -160,7 +162,6 @@ export class SnapshotReader {
 
 /** The last walk's owners of the sockets still in the tables, and their processes. */
 function keepOwners(last: SocketSnapshot, sockets: SocketEntry[]): Owners {
-  if (sameSockets(last.sockets, sockets)) return last; // the common case, without new Sets of 10,000
   const inTables = new Set(sockets.map((s) => s.inode));
   const owners = last.owners.filter(([inode]) => inTables.has(inode));
   const pids = new Set(owners.flatMap(([, p]) => p));
