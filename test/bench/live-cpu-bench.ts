@@ -12,9 +12,10 @@
 // re-reading /proc looking for the owner, which costs it CPU of its own).
 //
 // One run of one tool: start it, wait for its start-up (--startup, 2 s), start the traffic,
-// wait --settle (1 s), then read the CPU time (utime + stime from /proc/PID/stat, summed
-// over the tool's whole process tree: netmeter's capture child included) at the start and
-// end of a --window (10 s). CPU ns per packet = ΔCPU / packets that crossed the interface
+// wait --settle (1 s), then read the CPU time (each thread's on-CPU nanoseconds from
+// /proc/PID/task/TID/schedstat, summed over the tool's whole process tree: cap's capture
+// child included) at the start and end of a --window (10 s); netmeter's share is also split
+// into its event loop, its capture threads and the rest of its threads. CPU ns per packet = ΔCPU / packets that crossed the interface
 // in the window (the veth's own counter). Then the traffic stops, the tool is stopped with
 // SIGINT, and what it counted is compared with what crossed the interface during its life.
 // Also reported: how often the tool's main threads went to sleep per packet (voluntary
@@ -237,10 +238,23 @@ function writeUdpCapture(path: string): number {
 
 const clockTicks = Number(sh(['getconf', 'CLK_TCK']).trim()) || 100;
 
-/** utime + stime (ns) of pid and every live descendant, from /proc/[pid]/stat. */
-function treeCpuNs(root: number): { ns: number; rootNs: number; processes: number; wakeups: number } {
+/** CPU time of one task (thread), ns, from its schedstat (exact, unlike the stat file's ticks). */
+function taskCpuNs(pid: string, tid: string): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ', 1)[0]);
+  } catch {
+    return 0; // ended meanwhile
+  }
+}
+
+/**
+ * CPU time (ns) of pid and every live descendant, every thread of each, from schedstat; and
+ * the root process's own split: its main thread (the event loop), netmeter's capture
+ * threads (named nm-capture) and the rest of its threads (V8's GC helpers, libuv's pool,
+ * worker threads such as netmeter's /proc reader).
+ */
+function treeCpuNs(root: number): { ns: number; rootNs: number; rootThreads: ThreadSplit; processes: number; wakeups: number } {
   const parent = new Map<number, number>();
-  const ticks = new Map<number, number>();
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     let stat: string;
@@ -251,7 +265,6 @@ function treeCpuNs(root: number): { ns: number; rootNs: number; processes: numbe
     }
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // comm may hold spaces
     parent.set(Number(name), Number(fields[1]));
-    ticks.set(Number(name), Number(fields[11]) + Number(fields[12]));
   }
   const tree = new Set([root]);
   for (let grew = true; grew; ) {
@@ -265,21 +278,43 @@ function treeCpuNs(root: number): { ns: number; rootNs: number; processes: numbe
   }
   let total = 0;
   let wakeups = 0;
+  let processes = 0;
+  const rootThreads: ThreadSplit = { main: 0, capture: 0, other: 0 };
   for (const pid of tree) {
-    total += ticks.get(pid) ?? 0;
+    let tids: string[];
     try {
+      tids = readdirSync(`/proc/${pid}/task`);
       // Voluntary switches of the main thread (the event loop): how often it went to sleep.
       wakeups += Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
     } catch {
-      /* exited */
+      continue; // exited
+    }
+    processes++;
+    for (const tid of tids) {
+      const ns = taskCpuNs(String(pid), tid);
+      total += ns;
+      if (pid !== root) continue;
+      if (tid === String(pid)) rootThreads.main += ns;
+      else if (threadName(pid, tid) === 'nm-capture') rootThreads.capture += ns;
+      else rootThreads.other += ns;
     }
   }
-  return {
-    ns: (total * 1e9) / clockTicks,
-    rootNs: ((ticks.get(root) ?? 0) * 1e9) / clockTicks,
-    processes: [...tree].filter((p) => ticks.has(p)).length,
-    wakeups,
-  };
+  const rootNs = rootThreads.main + rootThreads.capture + rootThreads.other;
+  return { ns: total, rootNs, rootThreads, processes, wakeups };
+}
+
+interface ThreadSplit {
+  main: number;
+  capture: number;
+  other: number;
+}
+
+function threadName(pid: number, tid: string): string {
+  try {
+    return readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
 }
 
 /** Busy time of the whole machine (ns): every /proc/stat state but idle, iowait and steal. */
@@ -368,6 +403,8 @@ interface Sample {
   cpuNsPerPacket: number;
   /** The tool's main process alone; the rest of cpuNsPerPacket is its descendants'. */
   mainCpuNsPerPacket: number;
+  /** The main process's CPU per packet by thread (see treeCpuNs). */
+  threadsNsPerPacket: ThreadSplit;
   cpuPercent: number;
   /** Times the main threads of the tool's processes went to sleep, per packet. */
   wakeupsPerPacket: number;
@@ -394,7 +431,7 @@ async function runOnce(tool: Tool, rate: string, rep: number): Promise<Sample> {
   const stdout = collect(child?.stdout);
   const stderr = collect(child?.stderr);
   const pid = child?.pid ?? 0; // `ip netns exec` execs the command: same pid
-  const cpuOf = (): ReturnType<typeof treeCpuNs> => (child ? treeCpuNs(pid) : { ns: 0, rootNs: 0, processes: 0, wakeups: 0 });
+  const cpuOf = (): ReturnType<typeof treeCpuNs> => (child ? treeCpuNs(pid) : { ns: 0, rootNs: 0, rootThreads: { main: 0, capture: 0, other: 0 }, processes: 0, wakeups: 0 });
   await sleep(startupS * 1000);
   if (child && child.exitCode !== null) throw new Error(`${tool.name} exited during start-up: ${stderr().trim()}`);
 
@@ -449,6 +486,11 @@ async function runOnce(tool: Tool, rate: string, rep: number): Promise<Sample> {
     achievedPps: windowPackets / seconds,
     cpuNsPerPacket: (cpu1.ns - cpu0.ns) / windowPackets,
     mainCpuNsPerPacket: (cpu1.rootNs - cpu0.rootNs) / windowPackets,
+    threadsNsPerPacket: {
+      main: (cpu1.rootThreads.main - cpu0.rootThreads.main) / windowPackets,
+      capture: (cpu1.rootThreads.capture - cpu0.rootThreads.capture) / windowPackets,
+      other: (cpu1.rootThreads.other - cpu0.rootThreads.other) / windowPackets,
+    },
     cpuPercent: ((cpu1.ns - cpu0.ns) / 1e9 / seconds) * 100,
     wakeupsPerPacket: (cpu1.wakeups - cpu0.wakeups) / windowPackets,
     systemNsPerPacket: (sys1 - sys0) / windowPackets,
@@ -476,6 +518,9 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 const int = (n: number) => Math.round(n).toLocaleString('en');
+/** ", event loop M + capture C + other threads O" where the tool has netmeter's capture thread, else "". */
+const threadSplitText = (t: ThreadSplit) =>
+  t.capture > 0 ? `, event loop ${int(t.main)} + capture ${int(t.capture)} + other threads ${int(t.other)}` : '';
 
 setUpNetwork();
 const framesInFile = writeUdpCapture(pcapPath);
@@ -510,7 +555,7 @@ for (let rep = 1; rep <= runs; rep++) {
       samples.push(s);
       process.stderr.write(
         `run ${rep} ${rate} ${tool.name}: ${int(s.achievedPps)} pkt/s in window, ${s.cpuNsPerPacket.toFixed(0)} ns/pkt ` +
-          `(main process ${s.mainCpuNsPerPacket.toFixed(0)}), ${s.cpuPercent.toFixed(1)} % CPU (${s.processes} proc), ` +
+          `(main process ${s.mainCpuNsPerPacket.toFixed(0)}${threadSplitText(s.threadsNsPerPacket)}), ${s.cpuPercent.toFixed(1)} % CPU (${s.processes} proc), ` +
           `${s.wakeupsPerPacket.toFixed(3)} sleeps/pkt, ` +
           `tcpreplay ${s.senderPercent.toFixed(0)} %, other load ${s.otherPercent.toFixed(0)} %, crossed ${int(s.crossed)}, ` +
           `counted ${s.counted === undefined ? '-' : int(s.counted)}, lost ${s.lost === undefined ? '-' : int(s.lost)}` +
@@ -537,7 +582,7 @@ const commit = spawnSync('git', ['-C', repo, 'rev-parse', '--short', 'HEAD'], { 
 const dirty = spawnSync('git', ['-C', repo, 'status', '--porcelain', '--untracked-files=no', 'src'], { encoding: 'utf8' });
 const at = commit.status === 0 ? `netmeter ${commit.stdout.trim()}${dirty.stdout.trim() ? ' with uncommitted changes in src/' : ''}; ` : '';
 let out = `\n${new Date().toISOString().slice(0, 10)}, ${at}${model}, ${sh(['nproc']).trim()} cores, kernel ${kernel}; ${versions.join(', ')}\n`;
-out += `60-byte UDP frames over a veth pair, ${unowned ? 'to ports no socket holds' : 'to ports held by a process that never reads them'}; tool CPU = utime+stime of the tool's process tree over a ${windowS} s window in steady state; median of ${runs} interleaved runs\n\n`;
+out += `60-byte UDP frames over a veth pair, ${unowned ? 'to ports no socket holds' : 'to ports held by a process that never reads them'}; tool CPU = on-CPU time (schedstat) of every thread of the tool's process tree over a ${windowS} s window in steady state; median of ${runs} interleaved runs\n\n`;
 out += '| tool | rate target / achieved (packets/s) | tool CPU ns/packet | tool CPU % of one core | sleeps/packet | packets lost (median; per run) | tcpreplay / other load, % of a core |\n|---|---:|---:|---:|---:|---|---:|\n';
 for (const rate of rates) {
   for (const tool of tools) {
@@ -556,6 +601,13 @@ for (const rate of rates) {
       if (dropped.some((d) => d > 0)) lost += `; tool-reported drops ${dropped.map(int).join(', ')}`;
     }
     let cpu = int(median(mine.map((s) => s.cpuNsPerPacket)));
+    if (mine[0]!.threadsNsPerPacket.capture > 0) {
+      cpu += ` (${threadSplitText({
+        main: median(mine.map((s) => s.threadsNsPerPacket.main)),
+        capture: median(mine.map((s) => s.threadsNsPerPacket.capture)),
+        other: median(mine.map((s) => s.threadsNsPerPacket.other)),
+      }).slice(2)})`;
+    }
     if (mine[0]!.processes > 1) cpu += ` (main ${int(median(mine.map((s) => s.mainCpuNsPerPacket)))} + children ${int(median(mine.map((s) => s.cpuNsPerPacket - s.mainCpuNsPerPacket)))})`;
     const load = `${median(mine.map((s) => s.senderPercent)).toFixed(0)} / ${median(mine.map((s) => s.otherPercent)).toFixed(0)}`;
     const none = tool.name === BASELINE;
