@@ -7,6 +7,7 @@
         "src/netmeter_native.c",
         "src/socket_owners.c",
         "src/live_batch.c",
+        "src/flow_key.c",
         "src/live_capture.c",
         "src/live_capture_napi.c",
         "src/socket_events.c",

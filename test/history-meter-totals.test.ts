@@ -36,8 +36,8 @@ class FakeMeter implements MeterView {
 }
 
 function move(r: Traffic, sent: number, received: number): void {
-  if (sent) r.sent.add(sent);
-  if (received) r.received.add(received);
+  if (sent) r.sent.add(sent, 1);
+  if (received) r.received.add(received, 1);
 }
 
 const byApp = (totals: UsageTotal[]) => Object.fromEntries(totals.map((t) => [`${t.app}|${t.interface}`, [t.sentBytes, t.receivedBytes]]));

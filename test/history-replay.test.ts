@@ -39,6 +39,8 @@ function* singlePackets(batch: PacketBatch): Generator<PacketBatch> {
       capturedLength: batch.capturedLength.subarray(i, i + 1),
       wireLength: batch.wireLength.subarray(i, i + 1),
       timestamp: batch.timestamp.subarray(i, i + 1),
+      packets: null,
+      lastTimestamp: null,
       interfaceIndex: batch.interfaceIndex.subarray(i, i + 1),
       interfaces: batch.interfaces,
     };

@@ -5,7 +5,13 @@ import type { Attribution } from '../src/account/attribution.js';
 import type { ProcessInfo } from '../src/attribute/types.js';
 import { LinkType, PacketBatchBuilder, type PacketBatch } from '../src/capture/packet-batch.js';
 import { buildUsageReport, type UsageReport } from '../src/present/usage-report.js';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { openCaptureFile } from '../src/capture/open-capture-file.js';
+import { decodePacket } from '../src/decode/decode-packet.js';
+import { DecodedPacket } from '../src/decode/decoded-packet.js';
 import { ipv4, ipv6, tcp, udp } from './support/packet-builder.js';
+import { REPO_ROOT } from './support/run-cli.js';
 
 interface Sent {
   bytes: Buffer;
@@ -202,4 +208,94 @@ test('when an owner ends, a UDP port that passes to a new process starts a recor
   const r = report(meter);
   assert.deepEqual(r.processes.map((p) => [p.pid, p.sentBytes, p.receivedBytes]).sort(), [[300, 200 + 2000, 200], [301, 300, 300]]);
   assertInvariants(r);
+});
+
+/**
+ * What the native capture's coalescing does (native/src/live_capture.c), done here with the
+ * TypeScript decoder: in each batch, the packets of one flow direction become one entry —
+ * the first packet's bytes, the wire lengths summed, the packet count, first and last time.
+ */
+function coalesce(source: PacketBatch): PacketBatch {
+  const entryOf = new Map<string, number>();
+  const offset: number[] = [];
+  const capturedLength: number[] = [];
+  const wireLength: number[] = [];
+  const timestamp: number[] = [];
+  const lastTimestamp: number[] = [];
+  const packets: number[] = [];
+  const interfaceIndex: number[] = [];
+  const out = new DecodedPacket();
+  for (let i = 0; i < source.count; i++) {
+    const start = source.offset[i]!;
+    const iface = source.interfaceIndex[i]!;
+    let key: string | undefined;
+    if (decodePacket(source.data, start, source.capturedLength[i]!, source.interfaces[iface]!.linkType, out)) {
+      const size = out.ipVersion === 4 ? 4 : 16;
+      const address = (at: number) => source.data.subarray(at, at + size).toString('hex');
+      key = `${iface}|${out.kind}|${address(out.sourceAt)}|${address(out.destinationAt)}|${out.sourcePort}|${out.destinationPort}`;
+    }
+    const e = key === undefined ? undefined : entryOf.get(key);
+    if (e !== undefined) {
+      wireLength[e]! += source.wireLength[i]!;
+      packets[e]!++;
+      lastTimestamp[e] = source.timestamp[i]!;
+      continue;
+    }
+    if (key !== undefined) entryOf.set(key, offset.length);
+    offset.push(start);
+    capturedLength.push(source.capturedLength[i]!);
+    wireLength.push(source.wireLength[i]!);
+    timestamp.push(source.timestamp[i]!);
+    lastTimestamp.push(source.timestamp[i]!);
+    packets.push(1);
+    interfaceIndex.push(iface);
+  }
+  return {
+    count: offset.length,
+    data: source.data,
+    offset: Uint32Array.from(offset),
+    capturedLength: Uint32Array.from(capturedLength),
+    wireLength: Uint32Array.from(wireLength),
+    timestamp: Float64Array.from(timestamp),
+    packets: Uint32Array.from(packets),
+    lastTimestamp: Float64Array.from(lastTimestamp),
+    interfaceIndex: Uint16Array.from(interfaceIndex),
+    interfaces: source.interfaces,
+  };
+}
+
+test('coalesced entries (several packets of one flow direction) are accounted as those packets one by one', async () => {
+  // Every fixture capture, with some owners known and some not, loopback (both ends local)
+  // and other packets (fragments) among them.
+  const owners: Attribution = {
+    isLocal: (a) => a.startsWith('127.') || a === '::1' || a.startsWith('198.18.0.'),
+    owner: (_protocol, _local, localPort) => (localPort % 3 === 0 ? browser : localPort % 3 === 1 ? server : undefined),
+  };
+  const dir = join(REPO_ROOT, 'fixtures/pcap');
+  let allEntries = 0;
+  let allPackets = 0;
+  for (const file of readdirSync(dir).filter((f) => /\.pcap(ng)?$/.test(f))) {
+    const perPacket = new Meter(owners);
+    const perEntry = new Meter(owners);
+    let entries = 0;
+    let packets = 0;
+    const source = await openCaptureFile(join(dir, file));
+    for await (const b of source.batches()) {
+      perPacket.ingest(b);
+      const coalesced = coalesce(b);
+      perEntry.ingest(coalesced);
+      entries += coalesced.count;
+      packets += b.count;
+    }
+    allEntries += entries;
+    allPackets += packets;
+    const expected = buildUsageReport(perPacket, { kind: 'pcap', interfaces: ['x'] }, 1);
+    const actual = buildUsageReport(perEntry, { kind: 'pcap', interfaces: ['x'] }, 1);
+    assert.deepEqual(actual, expected, file);
+    assert.equal(actual.totals.packets, packets, `${file}: every packet counted`);
+    assert.deepEqual([perEntry.firstTimestamp, perEntry.lastTimestamp], [perPacket.firstTimestamp, perPacket.lastTimestamp], `${file}: first and last packet times`);
+    assertInvariants(actual);
+  }
+  // Or the test compared the same batches twice.
+  assert.ok(allEntries < allPackets * 0.7, `${allEntries} entries for ${allPackets} packets`);
 });

@@ -248,6 +248,76 @@ test('the same traffic through NativeLiveSource and CapLiveSource at once gives 
   }
 });
 
+test('coalesced, each flow direction of a batch is one entry: the first packet, the sum, the count, first and last time', { timeout: 60000 }, async (t) => {
+  if (skipUnless(t)) return;
+  const { socket, port } = await udpReceiver();
+  const filter = `udp port ${port}`;
+  // The same packets, twice at once: packet by packet, and coalesced.
+  const [single, coalesced] = await Promise.all([
+    NativeLiveSource.open({ devices: ['lo'], filter, flushMs: 50 }),
+    NativeLiveSource.open({ devices: ['lo'], filter, flushMs: 50, coalesce: true }),
+  ]);
+  const fromSingle = collect(single);
+  const entries: Array<Captured & { packets: number; lastTs: number }> = [];
+  const coalescedDone = (async () => {
+    for await (const b of coalesced.batches()) {
+      assert.ok(b.packets !== null && b.lastTimestamp !== null, 'a coalesced batch says how many packets each entry is');
+      for (let i = 0; i < b.count; i++) {
+        const start = b.offset[i]!;
+        entries.push({
+          bytes: Buffer.from(b.data.subarray(start, start + b.capturedLength[i]!)),
+          captured: b.capturedLength[i]!,
+          wire: b.wireLength[i]!,
+          ts: b.timestamp[i]!,
+          iface: b.interfaceIndex[i]!,
+          packets: b.packets[i]!,
+          lastTs: b.lastTimestamp[i]!,
+        });
+      }
+    }
+  })();
+  // Three flows (three sending sockets), their datagrams interleaved, plus the replies of
+  // none: 600 packets of sizes that differ packet to packet.
+  const senders = await Promise.all([0, 1, 2].map(async () => {
+    const sender = createSocket('udp4');
+    sender.bind(0, '127.0.0.1');
+    await once(sender, 'listening');
+    return sender;
+  }));
+  const sizes = Array.from({ length: 600 }, (_, i) => 1 + ((i * 7919) % 1400));
+  for (const [i, size] of sizes.entries()) {
+    const sender = senders[i % 3]!;
+    await new Promise<void>((resolve, reject) => sender.send(Buffer.alloc(size, i), port, '127.0.0.1', (e) => (e ? reject(e) : resolve())));
+  }
+  await waitFor(() => fromSingle.packets.length >= sizes.length && entries.reduce((n, e) => n + e.packets, 0) >= sizes.length, 5000);
+  await Promise.all([single.close(), coalesced.close()]);
+  await Promise.all([fromSingle.done, coalescedDone]);
+  const flowPorts = senders.map((sender) => sender.address().port);
+  socket.close();
+  for (const sender of senders) sender.close();
+
+  assert.equal(fromSingle.packets.length, sizes.length);
+  assert.equal(entries.reduce((n, e) => n + e.packets, 0), sizes.length, 'every packet is in one entry');
+  assert.ok(entries.length < sizes.length / 10, `${entries.length} entries for ${sizes.length} packets`);
+  // Per flow (source port), the entries in order cover the packets in order.
+  const sourcePort = (bytes: Buffer) => bytes.readUInt16BE(14 + 20);
+  for (const flowPort of flowPorts) {
+    const packets = fromSingle.packets.filter((p) => sourcePort(p.bytes) === flowPort);
+    const flowEntries = entries.filter((e) => sourcePort(e.bytes) === flowPort);
+    assert.equal(packets.length, sizes.length / 3);
+    let next = 0;
+    for (const entry of flowEntries) {
+      const covered = packets.slice(next, next + entry.packets);
+      next += entry.packets;
+      assert.ok(entry.bytes.equals(covered[0]!.bytes), 'an entry holds its first packet\'s bytes');
+      assert.equal(entry.wire, covered.reduce((n, p) => n + p.wire, 0), 'an entry\'s wire length is its packets\' sum');
+      assert.equal(entry.ts, covered[0]!.ts, 'first packet time');
+      assert.equal(entry.lastTs, covered.at(-1)!.ts, 'last packet time');
+    }
+    assert.equal(next, packets.length);
+  }
+});
+
 test('a filter libpcap cannot parse rejects with a one-line CaptureDeviceError naming it', { timeout: 30000 }, async (t) => {
   if (skipUnless(t)) return;
   await assert.rejects(NativeLiveSource.open({ devices: ['lo'], filter: 'udp prot 53' }), (error: unknown) => {

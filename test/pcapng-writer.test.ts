@@ -208,3 +208,11 @@ test('a file that cannot be created rejects with the system error', async () => 
     { code: 'ENOENT' },
   );
 });
+
+test('a batch of coalesced entries is refused: the packets after each first are gone', async () => {
+  const path = nextPath();
+  const writer = new PcapngWriter(path);
+  const batch = batchOf([packet(0, eth0, 60)], [eth0]);
+  await assert.rejects(writer.write({ ...batch, packets: Uint32Array.of(2), lastTimestamp: Float64Array.of(batch.timestamp[0]! + 1) }), /coalesced/);
+  await writer.close();
+});

@@ -24,8 +24,11 @@ size_t live_batch_timestamp_at(const live_batch *b) {
   (void)b;
   return HEADER_BYTES;
 }
-size_t live_batch_offset_at(const live_batch *b) {
+size_t live_batch_last_timestamp_at(const live_batch *b) {
   return live_batch_timestamp_at(b) + (size_t)b->packet_capacity * 8;
+}
+size_t live_batch_offset_at(const live_batch *b) {
+  return live_batch_last_timestamp_at(b) + (size_t)b->packet_capacity * 8;
 }
 size_t live_batch_captured_at(const live_batch *b) {
   return live_batch_offset_at(b) + (size_t)b->packet_capacity * 4;
@@ -33,8 +36,11 @@ size_t live_batch_captured_at(const live_batch *b) {
 size_t live_batch_wire_at(const live_batch *b) {
   return live_batch_captured_at(b) + (size_t)b->packet_capacity * 4;
 }
-size_t live_batch_interface_at(const live_batch *b) {
+size_t live_batch_packets_at(const live_batch *b) {
   return live_batch_wire_at(b) + (size_t)b->packet_capacity * 4;
+}
+size_t live_batch_interface_at(const live_batch *b) {
+  return live_batch_packets_at(b) + (size_t)b->packet_capacity * 4;
 }
 size_t live_batch_data_at(const live_batch *b) {
   return align8(live_batch_interface_at(b) + (size_t)b->packet_capacity * 2);
@@ -59,9 +65,11 @@ static live_batch *allocate(uint32_t packet_capacity, uint32_t data_capacity) {
   }
   b->data = b->memory + live_batch_data_at(b);
   b->timestamp = (double *)(b->memory + live_batch_timestamp_at(b));
+  b->last_timestamp = (double *)(b->memory + live_batch_last_timestamp_at(b));
   b->offset = (uint32_t *)(b->memory + live_batch_offset_at(b));
   b->captured = (uint32_t *)(b->memory + live_batch_captured_at(b));
   b->wire = (uint32_t *)(b->memory + live_batch_wire_at(b));
+  b->packets = (uint32_t *)(b->memory + live_batch_packets_at(b));
   b->interface_index = (uint16_t *)(b->memory + live_batch_interface_at(b));
   return b;
 }

@@ -4,8 +4,15 @@
 // its pcap header into a batch, and hands full (or old enough) batches to the consumer
 // through a bounded queue. A full queue drops packets here, counted, rather than letting
 // memory grow or holding up the kernel's ring.
+//
+// With coalescing on, the packets of one flow direction (TCP or UDP, same addresses and
+// ports, flow_key.c) in a batch share one entry: its first packet's bytes, the sum of the
+// wire lengths, the packet count, the first and last timestamps. That is all the meter
+// takes from a packet after the first of its flow direction, so the accounting is the
+// same, and JavaScript handles tens of entries a batch instead of thousands of packets.
 #define _GNU_SOURCE /* pthread_setname_np */
 #include "live_capture.h"
+#include "flow_key.h"
 
 #include <errno.h>
 #include <net/if.h>
@@ -56,6 +63,12 @@ struct live_capture {
 
   /* Only the capture thread touches these. */
   live_batch *filling;
+  int link_type; /* LINKTYPE_* of the open device */
+  /* Coalescing (options.coalesce): the filling batch's entries by flow key, an open-
+   * addressing table of entry index + 1 (0: free), and each entry's key. */
+  uint32_t *entry_of_slot;
+  uint32_t slot_mask;
+  flow_key *entry_key;
   double ts_fraction; /* what tv_usec counts per second: 1e9 (nanoseconds) or 1e6 */
   int64_t last_stats_ms;
   unsigned int last_recv;
@@ -130,9 +143,32 @@ static void flush_filling(live_capture *c) {
   }
 }
 
+/* The slot of key in the filling batch's table: the one holding its entry, or the free one
+ * where it goes. The table has twice as many slots as a batch has entries: never full. */
+static uint32_t *slot_of(live_capture *c, const flow_key *key) {
+  for (uint32_t i = flow_key_hash(key) & c->slot_mask;; i = (i + 1) & c->slot_mask) {
+    uint32_t *slot = &c->entry_of_slot[i];
+    if (*slot == 0 || memcmp(&c->entry_key[*slot - 1], key, sizeof *key) == 0) return slot;
+  }
+}
+
 static void on_packet(u_char *user, const struct pcap_pkthdr *header, const u_char *bytes) {
   live_capture *c = (live_capture *)user;
   live_batch *b = c->filling;
+  double ts = (double)header->ts.tv_sec + (double)header->ts.tv_usec / c->ts_fraction;
+  flow_key key;
+  int keyed = c->options.coalesce && flow_key_read(bytes, header->caplen, c->link_type, &key);
+  if (keyed && b != NULL) {
+    uint32_t *slot = slot_of(c, &key);
+    uint32_t e = *slot - 1;
+    /* Unless the entry's counters are full: the flow's next packets then start a new one. */
+    if (*slot != 0 && b->packets[e] < UINT32_MAX && b->wire[e] <= UINT32_MAX - header->len) {
+      b->packets[e]++;
+      b->wire[e] += header->len;
+      b->last_timestamp[e] = ts;
+      return;
+    }
+  }
   uint32_t captured = header->caplen;
   if (captured > c->options.batch_bytes) captured = c->options.batch_bytes; /* never: snap <= batch_bytes */
   if (b != NULL && (b->count == c->options.batch_packets || b->used + captured > c->options.batch_bytes)) {
@@ -145,13 +181,20 @@ static void on_packet(u_char *user, const struct pcap_pkthdr *header, const u_ch
       atomic_fetch_add_explicit(&c->dropped, 1, memory_order_relaxed);
       return;
     }
+    if (c->options.coalesce) memset(c->entry_of_slot, 0, ((size_t)c->slot_mask + 1) * sizeof *c->entry_of_slot);
   }
   uint32_t i = b->count++;
   if (i == 0) b->started_ms = now_ms();
+  if (keyed) {
+    *slot_of(c, &key) = i + 1;
+    c->entry_key[i] = key;
+  }
   b->offset[i] = b->used;
   b->captured[i] = captured;
   b->wire[i] = header->len;
-  b->timestamp[i] = (double)header->ts.tv_sec + (double)header->ts.tv_usec / c->ts_fraction;
+  b->packets[i] = 1;
+  b->timestamp[i] = ts;
+  b->last_timestamp[i] = ts;
   b->interface_index[i] = c->options.interface_index;
   memcpy(b->data + b->used, bytes, captured);
   b->used += captured;
@@ -358,7 +401,7 @@ static void *capture_main(void *arg) {
   }
   pthread_mutex_lock(&c->lock);
   c->status.phase = LIVE_RUNNING;
-  c->status.link_type = linktype_of_dlt(pcap_datalink(p));
+  c->status.link_type = c->link_type = linktype_of_dlt(pcap_datalink(p));
   pthread_mutex_unlock(&c->lock);
   notify_consumer(c);
 
@@ -415,6 +458,19 @@ live_capture *live_capture_start(const live_capture_options *options, live_captu
   }
   c->options.device = c->device;
   c->options.filter = c->filter;
+  if (c->options.coalesce) {
+    /* Twice as many slots as a batch has entries, a power of two: probes stay short. */
+    size_t slots = 1;
+    while (slots < (size_t)c->options.batch_packets * 2) slots *= 2;
+    c->slot_mask = (uint32_t)(slots - 1);
+    c->entry_of_slot = calloc(slots, sizeof *c->entry_of_slot);
+    c->entry_key = calloc(c->options.batch_packets, sizeof *c->entry_key);
+    if (c->entry_of_slot == NULL || c->entry_key == NULL) {
+      snprintf(message, message_size, "out of memory for the capture's flow table");
+      live_capture_free(c);
+      return NULL;
+    }
+  }
 
   /* Signals stay with Node's threads: the capture thread starts with all of them blocked. */
   sigset_t all, previous;
@@ -479,6 +535,8 @@ void live_capture_free(live_capture *c) {
   for (size_t i = 0; i < c->full_count; i++) live_batch_put(c->full[(c->full_head + i) % c->batch_total]);
   live_batch_put(c->filling);
   free(c->full);
+  free(c->entry_of_slot);
+  free(c->entry_key);
   free(c->device);
   free(c->filter);
   if (c->stop_fd >= 0) close(c->stop_fd);

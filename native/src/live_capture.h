@@ -22,6 +22,7 @@ typedef struct {
   uint32_t batch_bytes;     /* captured bytes per batch (at least snap_length) */
   uint32_t max_batches;     /* full batches that may wait for JavaScript */
   uint16_t interface_index; /* written into every packet of this capture */
+  int coalesce;             /* one batch entry per flow direction (see live_batch.h) */
 } live_capture_options;
 
 typedef enum {

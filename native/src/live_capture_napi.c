@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "napi_util.h"
+#include "flow_key.h"
 #include "live_capture.h"
 #include "live_capture_napi.h"
 
@@ -153,7 +154,8 @@ static char *get_string(napi_env env, napi_value object, const char *name) {
 }
 
 /* new LiveCapture({device, filter?, snapLength?, bufferBytes?, promisc?, timeoutMs?,
- *                  flushMs?, batchPackets?, batchBytes?, maxBatches?, interfaceIndex?}, onWake) */
+ *                  flushMs?, batchPackets?, batchBytes?, maxBatches?, interfaceIndex?,
+ *                  coalesce?}, onWake) */
 static napi_value construct(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2], self;
@@ -181,10 +183,10 @@ static napi_value construct(napi_env env, napi_callback_info info) {
       !get_int(env, argv[0], "maxBatches", DEFAULT_MAX_BATCHES, 1, 4096, &batches) ||
       !get_int(env, argv[0], "interfaceIndex", 0, 0, 65535, &index))
     return NULL;
-  bool promisc = false;
-  napi_value promisc_value;
-  if (get_property(env, argv[0], "promisc", napi_boolean, &promisc_value))
-    napi_get_value_bool(env, promisc_value, &promisc);
+  bool promisc = false, coalesce = false;
+  napi_value flag;
+  if (get_property(env, argv[0], "promisc", napi_boolean, &flag)) napi_get_value_bool(env, flag, &promisc);
+  if (get_property(env, argv[0], "coalesce", napi_boolean, &flag)) napi_get_value_bool(env, flag, &coalesce);
 
   char *device = get_string(env, argv[0], "device");
   char *filter = get_string(env, argv[0], "filter");
@@ -224,6 +226,7 @@ static napi_value construct(napi_env env, napi_callback_info info) {
       .batch_bytes = (uint32_t)bytes,
       .max_batches = (uint32_t)batches,
       .interface_index = (uint16_t)index,
+      .coalesce = coalesce,
   };
   char message[256] = "";
   b->capture = live_capture_start(&options, on_notify, b, message, sizeof message);
@@ -313,8 +316,9 @@ static napi_value release(napi_env env, napi_callback_info info) {
   return undefined;
 }
 
-/* layout(): where take()'s arrays start, in bytes: {countAt, usedAt, timestampAt, offsetAt,
- * capturedAt, wireAt, interfaceAt, dataAt}; the same for every batch of this capture. */
+/* layout(): where take()'s arrays start, in bytes: {countAt, usedAt, timestampAt,
+ * lastTimestampAt, offsetAt, capturedAt, wireAt, packetsAt, interfaceAt, dataAt}; the same
+ * for every batch of this capture. */
 static napi_value layout(napi_env env, napi_callback_info info) {
   binding *b = unwrap(env, info);
   if (b == NULL) return NULL;
@@ -323,9 +327,11 @@ static napi_value layout(napi_env env, napi_callback_info info) {
   CHECK(napi_create_object(env, &result));
   if (!set_number(env, result, "countAt", 0) || !set_number(env, result, "usedAt", 4) ||
       !set_number(env, result, "timestampAt", (double)live_batch_timestamp_at(&shape)) ||
+      !set_number(env, result, "lastTimestampAt", (double)live_batch_last_timestamp_at(&shape)) ||
       !set_number(env, result, "offsetAt", (double)live_batch_offset_at(&shape)) ||
       !set_number(env, result, "capturedAt", (double)live_batch_captured_at(&shape)) ||
       !set_number(env, result, "wireAt", (double)live_batch_wire_at(&shape)) ||
+      !set_number(env, result, "packetsAt", (double)live_batch_packets_at(&shape)) ||
       !set_number(env, result, "interfaceAt", (double)live_batch_interface_at(&shape)) ||
       !set_number(env, result, "dataAt", (double)live_batch_data_at(&shape)))
     return NULL;
@@ -380,6 +386,33 @@ static napi_value close_capture(napi_env env, napi_callback_info info) {
   return undefined;
 }
 
+/* flowKey(bytes, linkType): the 40-byte key the capture coalesces this packet under, as a
+ * Buffer, or null when it would not coalesce it. For the test that holds flow_key.c to the
+ * TypeScript decoder. */
+static napi_value flow_key_of(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], result;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  bool is_typed = false;
+  if (argc >= 2) napi_is_typedarray(env, argv[0], &is_typed);
+  int32_t link_type;
+  if (!is_typed || napi_get_value_int32(env, argv[1], &link_type) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "flowKey(bytes, linkType): a Uint8Array and a number");
+    return NULL;
+  }
+  napi_typedarray_type type;
+  size_t length;
+  void *bytes;
+  CHECK(napi_get_typedarray_info(env, argv[0], &type, &length, &bytes, NULL, NULL));
+  flow_key key;
+  if (type != napi_uint8_array || length > UINT32_MAX || !flow_key_read(bytes, (uint32_t)length, link_type, &key)) {
+    CHECK(napi_get_null(env, &result));
+    return result;
+  }
+  CHECK(napi_create_buffer_copy(env, sizeof key.bytes, key.bytes, NULL, &result));
+  return result;
+}
+
 napi_value live_capture_register(napi_env env, napi_value exports) {
   napi_property_descriptor methods[] = {
       {"take", NULL, take, NULL, NULL, NULL, napi_default, NULL},
@@ -392,6 +425,9 @@ napi_value live_capture_register(napi_env env, napi_value exports) {
   CHECK(napi_define_class(env, "LiveCapture", NAPI_AUTO_LENGTH, construct, NULL,
                           sizeof methods / sizeof methods[0], methods, &klass));
   CHECK(napi_set_named_property(env, exports, "LiveCapture", klass));
+  napi_value flow_key_function;
+  CHECK(napi_create_function(env, "flowKey", NAPI_AUTO_LENGTH, flow_key_of, NULL, &flow_key_function));
+  CHECK(napi_set_named_property(env, exports, "flowKey", flow_key_function));
   CHECK(napi_create_string_utf8(env, live_capture_library_version(), NAPI_AUTO_LENGTH, &version));
   CHECK(napi_set_named_property(env, exports, "pcapVersion", version));
   return exports;

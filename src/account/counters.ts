@@ -4,9 +4,9 @@ export class Counter {
   bytes = 0;
   packets = 0;
 
-  add(bytes: number): void {
+  add(bytes: number, packets: number): void {
     this.bytes += bytes;
-    this.packets++;
+    this.packets += packets;
   }
 
   addCounter(other: Counter): void {

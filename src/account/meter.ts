@@ -116,7 +116,7 @@ export class Meter {
   }
 
   ingest(batch: PacketBatch): void {
-    const { data, offset, capturedLength, wireLength, timestamp, interfaceIndex, interfaces } = batch;
+    const { data, offset, capturedLength, wireLength, timestamp, packets, lastTimestamp, interfaceIndex, interfaces } = batch;
     const out = this.decoded;
     const flows = this.flows;
     let rows = this.rows;
@@ -132,6 +132,7 @@ export class Meter {
     let receivedBytes = 0;
     let receivedPackets = 0;
     let capturedBytes = 0;
+    let capturedPackets = 0;
     for (let i = 0; i < batch.count; i++) {
       const iface = interfaceIndex[i]!;
       if (iface !== ifaceIndex) {
@@ -142,12 +143,16 @@ export class Meter {
         linkType = interfaces[iface]?.linkType ?? -1;
         ifaceTraffic = this.interfaceTraffic(this.interfaceName);
       }
+      // An entry is one packet, or several of one flow direction (see PacketBatch).
       const length = wireLength[i]!;
+      const count = packets === null ? 1 : packets[i]!;
       const ts = timestamp[i]!;
+      const lastTs = lastTimestamp === null ? ts : lastTimestamp[i]!;
       capturedBytes += length;
+      capturedPackets += count;
       // NaN-safe: the first packet sets both.
       if (!(ts >= first)) first = ts;
-      if (!(ts <= last)) last = ts;
+      if (!(lastTs <= last)) last = lastTs;
       let flags: number;
       if (decodePacket(data, offset[i]!, capturedLength[i]!, linkType, out)) {
         let id = flows.lookup(out);
@@ -160,24 +165,24 @@ export class Meter {
         const row = id * ROW;
         const at = row + (fromA ? A_TO_B : B_TO_A);
         rows[at + BYTES] += length;
-        rows[at + PACKETS] += 1;
-        rows[row + LAST_SEEN] = ts;
+        rows[at + PACKETS] += count;
+        rows[row + LAST_SEEN] = lastTs;
         flags = fromA ? rows[row + FLAGS]! : rows[row + FLAGS]! >> B_TO_A_SHIFT;
       } else {
-        flags = this.accountOther(out, length);
+        flags = this.accountOther(out, length, count);
       }
       if (flags & SENT) {
         sentBytes += length;
-        sentPackets++;
+        sentPackets += count;
       }
       if (flags & RECEIVED) {
         receivedBytes += length;
-        receivedPackets++;
+        receivedPackets += count;
       }
     }
     if (ifaceTraffic) this.addTotals(ifaceTraffic, sentBytes, sentPackets, receivedBytes, receivedPackets);
     this.captured.bytes += capturedBytes;
-    this.captured.packets += batch.count;
+    this.captured.packets += capturedPackets;
     this.firstTimestamp = first;
     this.lastTimestamp = last;
     if (this.flows.size > this.maxConversations) this.retireLeastRecent();
@@ -306,14 +311,14 @@ export class Meter {
     return id;
   }
 
-  /** Counts a packet in "other"; returns its SENT and RECEIVED flags for the totals. */
-  private accountOther(p: DecodedPacket, length: number): number {
+  /** Counts an entry of `packets` packets in "other"; returns its SENT and RECEIVED flags for the totals. */
+  private accountOther(p: DecodedPacket, length: number, packets: number): number {
     const flags = this.otherDirection(p);
-    if (flags & SENT) this.other.sent.add(length);
-    if (flags & RECEIVED) this.other.received.add(length);
+    if (flags & SENT) this.other.sent.add(length, packets);
+    if (flags & RECEIVED) this.other.received.add(length, packets);
     let reason = this.otherByReason.get(p.otherReason);
     if (!reason) this.otherByReason.set(p.otherReason, (reason = new Counter()));
-    reason.add(length);
+    reason.add(length, packets);
     return flags;
   }
 

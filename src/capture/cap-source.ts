@@ -343,6 +343,8 @@ export class CapLiveSource implements PacketSource {
       capturedLength: new Uint32Array(count),
       wireLength: new Uint32Array(count),
       timestamp: new Float64Array(count),
+      packets: null,
+      lastTimestamp: null,
       interfaceIndex: new Uint16Array(count),
       interfaces: this.ifaces,
     };

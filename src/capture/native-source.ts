@@ -1,7 +1,8 @@
 // Live capture through netmeter's own addon (native/src/live_capture.c): one libpcap handle
 // per device, each read on a thread of its own with TPACKET_V3 blocks, a 256-byte snap
 // length and an 8 MiB ring, and handed to JavaScript a batch of up to thousands of packets
-// per call, with the wire length and kernel timestamp libpcap records. This module only
+// per call, with the wire length and kernel timestamp libpcap records — or, coalesced, an
+// entry per flow direction and batch. This module only
 // turns those batches into PacketBatch objects, merges devices and types the errors.
 
 import { loadNativeAddon } from '../native-addon.js';
@@ -19,9 +20,15 @@ export interface NativeLiveSourceOptions {
   bufferBytes?: number;
   /** Put the interfaces in promiscuous mode. Default false: only this host's traffic. */
   promisc?: boolean;
+  /**
+   * Coalesce each batch's packets of one flow direction into one entry (see PacketBatch):
+   * the meter then handles an entry per flow and batch rather than per packet. Default
+   * false: every packet its own entry, as a consumer that writes packets out needs.
+   */
+  coalesce?: boolean;
   /** Longest wait before captured packets are handed on. Default 100 ms. */
   flushMs?: number;
-  /** Packets per batch. Default 16384. */
+  /** Entries per batch. Default 16384. */
   batchPackets?: number;
   /** Captured bytes per batch. Default 2 MiB (16384 packets of 128 bytes). */
   batchBytes?: number;
@@ -66,9 +73,11 @@ interface NativeBatchLayout {
   countAt: number;
   usedAt: number;
   timestampAt: number;
+  lastTimestampAt: number;
   offsetAt: number;
   capturedAt: number;
   wireAt: number;
+  packetsAt: number;
   interfaceAt: number;
   dataAt: number;
 }
@@ -95,6 +104,7 @@ interface NativeCaptureOptions {
   batchBytes: number;
   maxBatches: number;
   interfaceIndex: number;
+  coalesce: boolean;
 }
 
 interface CaptureAddon {
@@ -207,6 +217,7 @@ export class NativeLiveSource implements PacketSource {
             batchBytes: Math.max(snapLength, options.batchBytes ?? DEFAULT_BATCH_BYTES),
             maxBatches: options.maxQueuedBatches ?? DEFAULT_MAX_QUEUED_BATCHES,
             interfaceIndex: index,
+            coalesce: options.coalesce ?? false,
           },
           (phase) => this.onWake(index, phase),
         );
@@ -327,6 +338,7 @@ export class NativeLiveSource implements PacketSource {
       this.taken = { handle: this.handles[i]!, buffer: taken };
       const head = new Uint32Array(taken, 0, 2);
       const count = head[at.countAt >> 2]!;
+      const coalesced = this.options.coalesce ?? false;
       return {
         count,
         data: Buffer.from(taken, at.dataAt, head[at.usedAt >> 2]!),
@@ -334,6 +346,8 @@ export class NativeLiveSource implements PacketSource {
         capturedLength: new Uint32Array(taken, at.capturedAt, count),
         wireLength: new Uint32Array(taken, at.wireAt, count),
         timestamp: new Float64Array(taken, at.timestampAt, count),
+        packets: coalesced ? new Uint32Array(taken, at.packetsAt, count) : null,
+        lastTimestamp: coalesced ? new Float64Array(taken, at.lastTimestampAt, count) : null,
         interfaceIndex: new Uint16Array(taken, at.interfaceAt, count),
         interfaces: this.ifaces,
       };

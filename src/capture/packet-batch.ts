@@ -22,16 +22,27 @@ export interface CaptureInterface {
   linkType: number;
 }
 
+/**
+ * Entries of packets. An entry is one packet, except in a batch with `packets`: there the
+ * live engine may have coalesced several packets of one flow direction (TCP or UDP, same
+ * addresses and ports) into one entry, which holds the first packet's captured bytes and
+ * the sum of their wire lengths. The meter takes nothing else from a packet that is not the
+ * first of its flow, so it accounts such an entry as it would the packets one by one.
+ */
 export interface PacketBatch {
+  /** Entries. */
   count: number;
-  /** Backing bytes; packet i's captured bytes are data[offset[i], offset[i] + capturedLength[i]). */
+  /** Backing bytes; entry i's captured bytes are data[offset[i], offset[i] + capturedLength[i]). */
   data: Buffer;
   offset: Uint32Array;
   capturedLength: Uint32Array;
-  /** Original length on the wire: the number every byte total is made of. */
+  /** Original length on the wire (summed over an entry's packets): what every byte total is made of. */
   wireLength: Uint32Array;
-  /** Capture time, seconds since the epoch (microsecond precision is kept in a double). */
+  /** Capture time of the (first) packet, seconds since the epoch (microseconds are kept in a double). */
   timestamp: Float64Array;
+  /** Packets per entry and the capture time of each entry's last packet; null: one packet each. */
+  packets: Uint32Array | null;
+  lastTimestamp: Float64Array | null;
   /** Index into `interfaces`. */
   interfaceIndex: Uint16Array;
   interfaces: readonly CaptureInterface[];
@@ -78,6 +89,8 @@ export class PacketBatchBuilder {
       capturedLength: this.capturedLength.slice(0, n),
       wireLength: this.wireLength.slice(0, n),
       timestamp: this.timestamp.slice(0, n),
+      packets: null,
+      lastTimestamp: null,
       interfaceIndex: this.interfaceIndex.slice(0, n),
       interfaces,
     };

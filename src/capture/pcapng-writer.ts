@@ -55,6 +55,8 @@ export class PcapngWriter {
   /** Appends every packet of the batch; resolves once the stream can take more. */
   async write(batch: PacketBatch): Promise<void> {
     this.checkUsable();
+    // Coalesced entries stand for packets whose bytes are gone: a capture to write is opened uncoalesced.
+    if (batch.packets !== null) throw new Error('PcapngWriter.write: the batch has coalesced packets');
     const ids = batch.interfaces.map((iface) => this.interfaceId(iface));
     let size = 0;
     for (let i = 0; i < batch.count; i++) size += 32 + pad4(batch.capturedLength[i]!);

@@ -52,7 +52,7 @@ export async function runRecord(argv: string[], io: CommandIo): Promise<number> 
     const w = writer;
     writes = writes.then(() => w.writeAttachment(serializeSocketSnapshot(snapshot)));
   };
-  const { devices, meter, attribution, source } = await startLiveCapture({ ...capture, onSnapshot: embed });
+  const { devices, meter, attribution, source } = await startLiveCapture({ ...capture, everyPacket: true, onSnapshot: embed });
   writer = new PcapngWriter(values.output);
   for (const snapshot of waiting.splice(0)) embed(snapshot);
 

@@ -18,7 +18,8 @@
 //
 // Usage: npm run build && node dist/test/bench/native-capture-bench.js [--rates 100000,300000]
 //        [--runs 3] [--window 10] [--startup 2] [--settle 1]
-//        [--tools native-count,native-meter,cap-count,tcpdump] [--json FILE]
+//        [--tools native-count,native-meter,coalesced-count,coalesced-meter,cap-count,tcpdump]
+//        [--json FILE] (coalesced-*: NativeLiveSource with coalesce, as netmeter runs it)
 //        [--batch-packets N] (NativeLiveSource's batchPackets)
 // Internal: --child native-count|native-meter|cap-count --device IF (a capturing process).
 
@@ -60,8 +61,10 @@ interface ChildReport {
 async function runChild(kind: string, device: string): Promise<void> {
   const batchPackets = values['batch-packets'] === undefined ? {} : { batchPackets: Number(values['batch-packets']) };
   const source: PacketSource & { close(): Promise<void>; droppedPackets: number } =
-    kind === 'cap-count' ? await CapLiveSource.open({ devices: [device] }) : await NativeLiveSource.open({ devices: [device], ...batchPackets });
-  const meter = kind === 'native-meter' ? new Meter({ isLocal: () => false, owner: () => undefined }) : undefined;
+    kind === 'cap-count'
+      ? await CapLiveSource.open({ devices: [device] })
+      : await NativeLiveSource.open({ devices: [device], coalesce: kind.startsWith('coalesced-'), ...batchPackets });
+  const meter = kind.endsWith('-meter') ? new Meter({ isLocal: () => false, owner: () => undefined }) : undefined;
   let counted = 0;
   let batches = 0;
   const stop = () => void source.close();
@@ -69,7 +72,8 @@ async function runChild(kind: string, device: string): Promise<void> {
   process.once('SIGTERM', stop);
   process.stdout.write('ready\n');
   for await (const batch of source.batches()) {
-    counted += batch.count;
+    if (batch.packets === null) counted += batch.count;
+    else for (let i = 0; i < batch.count; i++) counted += batch.packets[i]!;
     batches++;
     meter?.ingest(batch);
   }
@@ -332,6 +336,8 @@ const childTool = (kind: string, name: string): Tool => ({
 for (const name of toolNames) {
   if (name === 'native-count') tools.push(childTool(name, 'NativeLiveSource, count only'));
   else if (name === 'native-meter') tools.push(childTool(name, 'NativeLiveSource + Meter.ingest'));
+  else if (name === 'coalesced-count') tools.push(childTool(name, 'NativeLiveSource coalesced, count only'));
+  else if (name === 'coalesced-meter') tools.push(childTool(name, 'NativeLiveSource coalesced + Meter.ingest'));
   else if (name === 'cap-count') tools.push(childTool(name, 'CapLiveSource (cap), count only'));
   else if (name === 'tcpdump') {
     if (!have('tcpdump')) {
@@ -349,7 +355,7 @@ for (const name of toolNames) {
         return { counted: Number(captured), received: Number(received ?? NaN), droppedByKernel: Number(dropped ?? 0) };
       },
     });
-  } else throw new Error(`unknown tool '${name}' (native-count, native-meter, cap-count, tcpdump)`);
+  } else throw new Error(`unknown tool '${name}' (native-count, native-meter, coalesced-count, coalesced-meter, cap-count, tcpdump)`);
 }
 
 interface Sample {

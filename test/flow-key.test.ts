@@ -1,0 +1,160 @@
+// The native capture coalesces a batch's packets by the flow key native/src/flow_key.c
+// reads, and the meter accounts each coalesced entry by its first packet. That is exact
+// only if every packet flow_key.c keys is one the TypeScript decoder decodes as TCP or UDP
+// with the same protocol, addresses and ports. Checked here packet by packet: on every
+// fixture capture, on hand-built packets of each link type and shape the decoder knows,
+// and on thousands of damaged copies of them (bytes overwritten, cut short).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { LinkType } from '../src/capture/packet-batch.js';
+import { openCaptureFile } from '../src/capture/open-capture-file.js';
+import { decodePacket } from '../src/decode/decode-packet.js';
+import { DecodedPacket } from '../src/decode/decoded-packet.js';
+import { loadNativeAddon } from '../src/native-addon.js';
+import { bsdNull, ethernet, ipv4, ipv6, linuxSll, linuxSll2, tcp, udp } from './support/packet-builder.js';
+import { REPO_ROOT } from './support/run-cli.js';
+
+const loaded = loadNativeAddon();
+const flowKey = 'addon' in loaded ? (loaded.addon.flowKey as ((bytes: Uint8Array, linkType: number) => Buffer | null) | undefined) : undefined;
+const NOT_BUILT = 'error' in loaded ? `the native addon is not built (${loaded.error.message.split('\n')[0]})` : 'the addon has no flowKey (npm rebuild)';
+const skip = flowKey === undefined ? NOT_BUILT : false;
+
+interface Sample {
+  bytes: Buffer;
+  linkType: number;
+  what: string;
+}
+
+/** The decoder's view of a packet in flow_key.c's layout, or null when it is not TCP/UDP. */
+function decoderKey(bytes: Buffer, linkType: number): Buffer | null {
+  const out = new DecodedPacket();
+  if (!decodePacket(bytes, 0, bytes.length, linkType, out)) return null;
+  const key = Buffer.alloc(40);
+  key[0] = out.kind;
+  key[1] = out.ipVersion;
+  const addressLength = out.ipVersion === 4 ? 4 : 16;
+  bytes.copy(key, 4, out.sourceAt, out.sourceAt + addressLength);
+  bytes.copy(key, 20, out.destinationAt, out.destinationAt + addressLength);
+  key.writeUInt16BE(out.sourcePort, 36);
+  key.writeUInt16BE(out.destinationPort, 38);
+  return key;
+}
+
+/** Checks one packet; returns whether the native side keyed it. */
+function check(sample: Sample): boolean {
+  const native = flowKey!(sample.bytes, sample.linkType);
+  if (native === null) return false;
+  const decoded = decoderKey(sample.bytes, sample.linkType);
+  assert.ok(decoded !== null, `${sample.what}: flow_key.c keys a packet the decoder calls other (${sample.bytes.toString('hex')})`);
+  assert.equal(native.toString('hex'), decoded.toString('hex'), `${sample.what}: keys differ (${sample.bytes.toString('hex')})`);
+  return true;
+}
+
+const v4tcp = ipv4('198.18.0.1', '198.18.0.2', 6, tcp(40000, 443));
+const v4udp = ipv4('198.18.0.3', '198.18.0.4', 17, udp(5353, 53, 12));
+const v6tcp = ipv6('fd00::1', 'fd00::2', 6, tcp(443, 50000, 0x12, 20));
+const v6udp = ipv6('fd00::1', 'fd00::2', 17, udp(5353, 53, 10));
+
+/** Packets of every shape the decoder handles, on every link type, each with its expected keying. */
+function handBuilt(): Array<Sample & { keyed: boolean }> {
+  const samples: Array<Sample & { keyed: boolean }> = [];
+  const add = (bytes: Buffer, linkType: number, what: string, keyed: boolean) => samples.push({ bytes, linkType, what, keyed });
+  for (const [name, packet] of [['IPv4 TCP', v4tcp], ['IPv4 UDP', v4udp], ['IPv6 TCP', v6tcp], ['IPv6 UDP', v6udp]] as const) {
+    const ethertype = packet[0]! >> 4 === 4 ? 0x0800 : 0x86dd;
+    add(ethernet(ethertype, packet), LinkType.ETHERNET, `Ethernet ${name}`, true);
+    add(ethernet(ethertype, packet, [0x8100]), LinkType.ETHERNET, `802.1Q ${name}`, true);
+    add(ethernet(ethertype, packet, [0x88a8, 0x8100]), LinkType.ETHERNET, `802.1ad ${name}`, true);
+    add(linuxSll(ethertype, packet), LinkType.LINUX_SLL, `SLL ${name}`, true);
+    add(linuxSll2(ethertype, packet), LinkType.LINUX_SLL2, `SLL2 ${name}`, true);
+    for (const raw of [LinkType.RAW, LinkType.RAW_DLT12, LinkType.RAW_DLT14, LinkType.IPV4, LinkType.IPV6]) add(packet, raw, `raw (${raw}) ${name}`, true);
+    // Not followed by flow_key.c: left uncoalesced, which is always safe.
+    add(bsdNull(ethertype === 0x0800 ? 2 : 30, packet), LinkType.NULL, `BSD NULL ${name}`, false);
+    // The ethertype says one version, the header another: the decoder goes by the header.
+    add(ethernet(ethertype === 0x0800 ? 0x86dd : 0x0800, packet), LinkType.ETHERNET, `mislabelled ${name}`, true);
+  }
+  add(ethernet(0x0800, ipv4('198.18.0.1', '198.18.0.2', 17, udp(1, 2), { options: 8 })), LinkType.ETHERNET, 'IPv4 options', true);
+  add(Buffer.concat([ethernet(0x0800, v4tcp), Buffer.alloc(6)]), LinkType.ETHERNET, 'Ethernet padding', true);
+  add(ethernet(0x0800, ipv4('198.18.0.1', '198.18.0.2', 17, udp(9, 9, 3000), { moreFragments: true })), LinkType.ETHERNET, 'first fragment', true);
+  add(ethernet(0x0800, ipv4('198.18.0.1', '198.18.0.2', 17, Buffer.alloc(100), { fragmentOffset: 1480 })), LinkType.ETHERNET, 'later fragment', false);
+  add(ethernet(0x86dd, ipv6('fd00::1', 'fd00::2', 6, tcp(1, 2), [[0, Buffer.alloc(6)]])), LinkType.ETHERNET, 'IPv6 hop-by-hop', false);
+  add(ethernet(0x0800, ipv4('198.18.0.1', '198.18.0.2', 1, Buffer.alloc(8))), LinkType.ETHERNET, 'ICMP', false);
+  add(ethernet(0x0806, Buffer.alloc(28)), LinkType.ETHERNET, 'ARP', false);
+  add(v4tcp, 147, 'unknown link type', false);
+  return samples;
+}
+
+/** Deterministic pseudo-random numbers (mulberry32), so a failure can be replayed. */
+function random(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Damaged copies of a packet: header bytes overwritten, or the packet cut short. */
+function* damaged(sample: Sample, copies: number, next: () => number): Generator<Sample> {
+  const headerBytes = Math.min(sample.bytes.length, 100);
+  for (let n = 0; n < copies; n++) {
+    const bytes = Buffer.from(sample.bytes);
+    if (next() < 0.3) {
+      yield { bytes: bytes.subarray(0, Math.floor(next() * bytes.length)), linkType: sample.linkType, what: `${sample.what}, cut short` };
+      continue;
+    }
+    const changes = 1 + Math.floor(next() * 3);
+    for (let c = 0; c < changes; c++) {
+      const at = Math.floor(next() * headerBytes);
+      // Small values hit the interesting cases: lengths, versions, offsets, 0.
+      bytes[at] = next() < 0.5 ? Math.floor(next() * 256) : Math.floor(next() * 8) << (next() < 0.5 ? 4 : 0);
+    }
+    yield { bytes, linkType: sample.linkType, what: `${sample.what}, damaged` };
+  }
+}
+
+test('hand-built packets: keyed exactly when the decoder finds TCP/UDP, with the same key', { skip }, () => {
+  for (const sample of handBuilt()) {
+    assert.equal(check(sample), sample.keyed, `${sample.what}: ${sample.keyed ? 'should' : 'should not'} be keyed`);
+  }
+});
+
+test('every fixture capture: each packet the decoder finds TCP/UDP is keyed alike, the rest are not keyed', { skip }, async () => {
+  const dir = join(REPO_ROOT, 'fixtures/pcap');
+  let keyed = 0;
+  let transport = 0;
+  for (const file of readdirSync(dir).filter((f) => /\.pcap(ng)?$/.test(f))) {
+    const source = await openCaptureFile(join(dir, file));
+    for await (const batch of source.batches()) {
+      for (let i = 0; i < batch.count; i++) {
+        const start = batch.offset[i]!;
+        const bytes = Buffer.from(batch.data.subarray(start, start + batch.capturedLength[i]!));
+        const linkType = batch.interfaces[batch.interfaceIndex[i]!]!.linkType;
+        const isTransport = decoderKey(bytes, linkType) !== null;
+        const wasKeyed = check({ bytes, linkType, what: `${file} packet ${i}` });
+        // The fixtures hold no IPv6 extension headers: here nothing TCP/UDP goes unkeyed.
+        assert.equal(wasKeyed, isTransport, `${file} packet ${i}: keyed ${wasKeyed}, TCP/UDP ${isTransport}`);
+        if (wasKeyed) keyed++;
+        if (isTransport) transport++;
+      }
+    }
+  }
+  assert.ok(transport > 300 && keyed === transport, `${keyed} of ${transport} TCP/UDP packets keyed`);
+});
+
+test('50,000 damaged packets: whatever is keyed, the decoder decodes to the same key', { skip }, () => {
+  const next = random(20261204);
+  let keyed = 0;
+  let total = 0;
+  const samples = handBuilt();
+  for (const sample of samples) {
+    for (const copy of damaged(sample, Math.ceil(50_000 / samples.length), next)) {
+      total++;
+      if (check(copy)) keyed++;
+    }
+  }
+  // Both outcomes must occur, or the damage tested nothing.
+  assert.ok(keyed > total / 10 && keyed < total - total / 10, `${keyed} of ${total} damaged packets keyed`);
+});
