@@ -27,9 +27,12 @@ interface Captured {
   wire: number;
   ts: number;
   iface: number;
+  /** Packets the entry stands for (1 unless coalesced), and the time of its last. */
+  packets: number;
+  lastTs: number;
 }
 
-/** Consumes a source's batches in the background, copying each packet out. */
+/** Consumes a source's batches in the background, copying each packet (entry) out. */
 function collect(source: PacketSource): { packets: Captured[]; batches: number[]; done: Promise<void> } {
   const packets: Captured[] = [];
   const batches: number[] = [];
@@ -44,6 +47,8 @@ function collect(source: PacketSource): { packets: Captured[]; batches: number[]
           wire: b.wireLength[i]!,
           ts: b.timestamp[i]!,
           iface: b.interfaceIndex[i]!,
+          packets: b.packets?.[i] ?? 1,
+          lastTs: b.lastTimestamp?.[i] ?? b.timestamp[i]!,
         });
       }
     }
@@ -258,26 +263,9 @@ test('coalesced, each flow direction of a batch is one entry: the first packet, 
     NativeLiveSource.open({ devices: ['lo'], filter, flushMs: 50, coalesce: true }),
   ]);
   const fromSingle = collect(single);
-  const entries: Array<Captured & { packets: number; lastTs: number }> = [];
-  const coalescedDone = (async () => {
-    for await (const b of coalesced.batches()) {
-      assert.ok(b.packets !== null && b.lastTimestamp !== null, 'a coalesced batch says how many packets each entry is');
-      for (let i = 0; i < b.count; i++) {
-        const start = b.offset[i]!;
-        entries.push({
-          bytes: Buffer.from(b.data.subarray(start, start + b.capturedLength[i]!)),
-          captured: b.capturedLength[i]!,
-          wire: b.wireLength[i]!,
-          ts: b.timestamp[i]!,
-          iface: b.interfaceIndex[i]!,
-          packets: b.packets[i]!,
-          lastTs: b.lastTimestamp[i]!,
-        });
-      }
-    }
-  })();
-  // Three flows (three sending sockets), their datagrams interleaved, plus the replies of
-  // none: 600 packets of sizes that differ packet to packet.
+  const fromCoalesced = collect(coalesced);
+  // Three flows (three sending sockets), their datagrams interleaved: 600 packets whose
+  // sizes differ packet to packet.
   const senders = await Promise.all([0, 1, 2].map(async () => {
     const sender = createSocket('udp4');
     sender.bind(0, '127.0.0.1');
@@ -289,9 +277,10 @@ test('coalesced, each flow direction of a batch is one entry: the first packet, 
     const sender = senders[i % 3]!;
     await new Promise<void>((resolve, reject) => sender.send(Buffer.alloc(size, i), port, '127.0.0.1', (e) => (e ? reject(e) : resolve())));
   }
-  await waitFor(() => fromSingle.packets.length >= sizes.length && entries.reduce((n, e) => n + e.packets, 0) >= sizes.length, 5000);
+  await waitFor(() => fromSingle.packets.length >= sizes.length && fromCoalesced.packets.reduce((n, e) => n + e.packets, 0) >= sizes.length, 5000);
   await Promise.all([single.close(), coalesced.close()]);
-  await Promise.all([fromSingle.done, coalescedDone]);
+  await Promise.all([fromSingle.done, fromCoalesced.done]);
+  const entries = fromCoalesced.packets;
   const flowPorts = senders.map((sender) => sender.address().port);
   socket.close();
   for (const sender of senders) sender.close();
