@@ -202,6 +202,27 @@ test('with a 64-byte snap length the wire length is still the whole packet', { t
   assert.deepEqual(packets.map((p) => p.captured), sizes.map((n) => Math.min(64, n + 42)));
 });
 
+test('with no filter asked for, the kernel still cuts each packet at the snap length before the ring', { timeout: 30000 }, async (t) => {
+  if (skipUnless(t)) return;
+  // The cut is the return value of the socket's BPF filter: without one, TPACKET_V3 keeps
+  // whole packets and a burst of 64 KiB loopback segments overflows the ring.
+  const source = await NativeLiveSource.open({ devices: ['lo'], snapLength: 200 });
+  let listing: string;
+  try {
+    listing = (await run('ss', ['-0', '-b', '-p'])).stdout;
+  } catch (error) {
+    await source.close();
+    t.skip(`ss (iproute2) cannot list packet sockets: ${(error as Error).message.split('\n')[0]}`);
+    return;
+  }
+  await source.close();
+  const lines = listing.split('\n');
+  const mine = lines.findIndex((line) => line.includes(`pid=${process.pid},`));
+  assert.ok(mine >= 0, `our packet socket in ss -0 -p:\n${listing}`);
+  // "bpf filter (1):  0x06 0 0 200": one instruction, return 200.
+  assert.match(lines[mine + 1] ?? '', /bpf filter \(1\):\s+0x06 0 0 200\b/, `the filter ss shows for it:\n${listing}`);
+});
+
 test('two devices are two interfaces, each with its own link type', { timeout: 30000 }, async (t) => {
   if (skipUnless(t)) return;
   const { socket, port } = await udpReceiver();
