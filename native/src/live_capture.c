@@ -43,6 +43,11 @@
  * was most of the thread's CPU. (A quiet link's blocks come at most every timeout_ms.) 8 MiB
  * of ring hold ~58,000 small packets: 58 ms at 1,000,000 packets/s. */
 #define BUSY_REST_MS 20
+/* A batch that holds a flow direction the batch before it did not is handed on this soon
+ * after it started, instead of after flush_ms: the meter looks for the owner of a new
+ * socket when it first sees it, and a short-lived process may be gone 100 ms later. At
+ * most one such hand-on per this many ms, however many flows come and go. */
+#define NEW_FLOW_FLUSH_MS 10
 
 struct live_capture {
   live_capture_options options; /* device and filter point at the copies below */
@@ -72,10 +77,14 @@ struct live_capture {
   live_batch *filling;
   int link_type; /* LINKTYPE_* of the open device */
   /* Coalescing (options.coalesce): the filling batch's entries by flow key, an open-
-   * addressing table of entry index + 1 (0: free), and each entry's key. */
+   * addressing table of entry index + 1 (0: free), and each entry's key; the same of the
+   * batch handed on before it; and whether the filling batch holds a flow that one did not. */
   uint32_t *entry_of_slot;
   uint32_t slot_mask;
   flow_key *entry_key;
+  uint32_t *previous_entry_of_slot;
+  flow_key *previous_entry_key;
+  int new_flow;
   double ts_fraction; /* what tv_usec counts per second: 1e9 (nanoseconds) or 1e6 */
   int64_t last_stats_ms;
   unsigned int last_recv;
@@ -150,13 +159,34 @@ static void flush_filling(live_capture *c) {
   }
 }
 
-/* The slot of key in the filling batch's table: the one holding its entry, or the free one
- * where it goes. The table has twice as many slots as a batch has entries: never full. */
-static uint32_t *slot_of(live_capture *c, const flow_key *key) {
-  for (uint32_t i = flow_key_hash(key) & c->slot_mask;; i = (i + 1) & c->slot_mask) {
-    uint32_t *slot = &c->entry_of_slot[i];
-    if (*slot == 0 || memcmp(&c->entry_key[*slot - 1], key, sizeof *key) == 0) return slot;
+/* The slot of key in a batch's table: the one holding its entry, or the free one where it
+ * goes. A table has twice as many slots as a batch has entries: never full. */
+static uint32_t *slot_in(uint32_t *entry_of_slot, const flow_key *entry_key, uint32_t mask, const flow_key *key) {
+  for (uint32_t i = flow_key_hash(key) & mask;; i = (i + 1) & mask) {
+    uint32_t *slot = &entry_of_slot[i];
+    if (*slot == 0 || memcmp(&entry_key[*slot - 1], key, sizeof *key) == 0) return slot;
   }
+}
+
+static uint32_t *slot_of(live_capture *c, const flow_key *key) {
+  return slot_in(c->entry_of_slot, c->entry_key, c->slot_mask, key);
+}
+
+/* A new batch's table starts empty; the one it replaces is kept as the previous batch's. */
+static void start_flow_table(live_capture *c) {
+  uint32_t *slots = c->previous_entry_of_slot;
+  flow_key *keys = c->previous_entry_key;
+  c->previous_entry_of_slot = c->entry_of_slot;
+  c->previous_entry_key = c->entry_key;
+  c->entry_of_slot = slots;
+  c->entry_key = keys;
+  memset(c->entry_of_slot, 0, ((size_t)c->slot_mask + 1) * sizeof *c->entry_of_slot);
+  c->new_flow = 0;
+}
+
+/* When the filling batch (which has packets) is due to be handed on. */
+static int64_t hand_on_at(const live_capture *c) {
+  return c->filling->started_ms + (c->new_flow ? NEW_FLOW_FLUSH_MS : c->options.flush_ms);
 }
 
 static void on_packet(u_char *user, const struct pcap_pkthdr *header, const u_char *bytes) {
@@ -188,13 +218,14 @@ static void on_packet(u_char *user, const struct pcap_pkthdr *header, const u_ch
       atomic_fetch_add_explicit(&c->dropped, 1, memory_order_relaxed);
       return;
     }
-    if (c->options.coalesce) memset(c->entry_of_slot, 0, ((size_t)c->slot_mask + 1) * sizeof *c->entry_of_slot);
+    if (c->options.coalesce) start_flow_table(c);
   }
   uint32_t i = b->count++;
   if (i == 0) b->started_ms = now_ms();
   if (keyed) {
     *slot_of(c, &key) = i + 1;
     c->entry_key[i] = key;
+    if (!c->new_flow && *slot_in(c->previous_entry_of_slot, c->previous_entry_key, c->slot_mask, &key) == 0) c->new_flow = 1;
   }
   b->offset[i] = b->used;
   b->captured[i] = captured;
@@ -350,7 +381,7 @@ static void drain(live_capture *c, pcap_t *p) {
 
 /* The capture loop. The handle is non-blocking and the thread waits in its own poll(), on
  * the packet socket and on stop_fd, so that it wakes for a stop, for a batch that has
- * waited flush_ms, and now and then to look at the interface and the kernel's counters.
+ * waited flush_ms (or NEW_FLOW_FLUSH_MS), and now and then to look at the interface and the kernel's counters.
  * After a busy read it waits on stop_fd alone for BUSY_REST_MS, then reads. */
 static int capture_loop(live_capture *c, pcap_t *p) {
   struct pollfd fds[2] = {{.fd = pcap_fileno(p), .events = POLLIN}, {.fd = c->stop_fd, .events = POLLIN}};
@@ -361,7 +392,7 @@ static int capture_loop(live_capture *c, pcap_t *p) {
     int64_t now = now_ms();
     int timeout = IDLE_CHECK_MS;
     if (c->filling != NULL && c->filling->count > 0) {
-      int64_t left = c->filling->started_ms + c->options.flush_ms - now;
+      int64_t left = hand_on_at(c) - now;
       timeout = left <= 0 ? 0 : left < timeout ? (int)left : timeout;
     }
     int resting = now < rest_until;
@@ -388,9 +419,7 @@ static int capture_loop(live_capture *c, pcap_t *p) {
       rest_until = now - last_packets_at <= 2 * BUSY_REST_MS ? now + BUSY_REST_MS : 0;
       last_packets_at = now;
     }
-    if (c->filling != NULL && c->filling->count > 0 &&
-        now - c->filling->started_ms >= c->options.flush_ms)
-      flush_filling(c);
+    if (c->filling != NULL && c->filling->count > 0 && now >= hand_on_at(c)) flush_filling(c);
     /* A quiet socket, or one with an error pending, may be an interface gone down. */
     int quiet = (!resting && ready == 0) || (fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) != 0;
     if (quiet || now - last_check >= IDLE_CHECK_MS) {
@@ -486,7 +515,10 @@ live_capture *live_capture_start(const live_capture_options *options, live_captu
     c->slot_mask = (uint32_t)(slots - 1);
     c->entry_of_slot = calloc(slots, sizeof *c->entry_of_slot);
     c->entry_key = calloc(c->options.batch_packets, sizeof *c->entry_key);
-    if (c->entry_of_slot == NULL || c->entry_key == NULL) {
+    c->previous_entry_of_slot = calloc(slots, sizeof *c->previous_entry_of_slot);
+    c->previous_entry_key = calloc(c->options.batch_packets, sizeof *c->previous_entry_key);
+    if (c->entry_of_slot == NULL || c->entry_key == NULL || c->previous_entry_of_slot == NULL ||
+        c->previous_entry_key == NULL) {
       snprintf(message, message_size, "out of memory for the capture's flow table");
       live_capture_free(c);
       return NULL;
@@ -558,6 +590,8 @@ void live_capture_free(live_capture *c) {
   free(c->full);
   free(c->entry_of_slot);
   free(c->entry_key);
+  free(c->previous_entry_of_slot);
+  free(c->previous_entry_key);
   free(c->device);
   free(c->filter);
   if (c->stop_fd >= 0) close(c->stop_fd);
