@@ -40,9 +40,12 @@
  * this long before it looks at the socket again, and then finds several blocks ready
  * instead of one. Every look (poll) takes the packet socket's queue lock, which the kernel
  * also takes for every packet it puts in the ring: under load, contention for that lock
- * was most of the thread's CPU. (A quiet link's blocks come at most every timeout_ms.) 8 MiB
- * of ring hold ~58,000 small packets: 58 ms at 1,000,000 packets/s. */
+ * was most of the thread's CPU. (A quiet link's blocks come at most every timeout_ms.)
+ * It rests only while a read took less than a quarter of the ring, so a rest at the same
+ * rate fills at most that much: past ~1,000,000 small packets/s it reads block by block. */
 #define BUSY_REST_MS 20
+/* Ring bytes a packet takes besides its captured bytes: TPACKET_V3 header, sockaddr_ll, alignment. */
+#define RING_PACKET_OVERHEAD 96
 /* A batch that holds a flow direction the batch before it did not is handed on this soon
  * after it started, instead of after flush_ms: the meter looks for the owner of a new
  * socket when it first sees it, and a short-lived process may be gone 100 ms later. At
@@ -85,6 +88,7 @@ struct live_capture {
   uint32_t *previous_entry_of_slot;
   flow_key *previous_entry_key;
   int new_flow;
+  size_t ring_bytes_read; /* by the current read_ready(), estimated */
   double ts_fraction; /* what tv_usec counts per second: 1e9 (nanoseconds) or 1e6 */
   int64_t last_stats_ms;
   unsigned int last_recv;
@@ -192,6 +196,7 @@ static int64_t hand_on_at(const live_capture *c) {
 static void on_packet(u_char *user, const struct pcap_pkthdr *header, const u_char *bytes) {
   live_capture *c = (live_capture *)user;
   live_batch *b = c->filling;
+  c->ring_bytes_read += header->caplen + RING_PACKET_OVERHEAD;
   double ts = (double)header->ts.tv_sec + (double)header->ts.tv_usec / c->ts_fraction;
   flow_key key;
   int keyed = c->options.coalesce && flow_key_read(bytes, header->caplen, c->link_type, &key);
@@ -357,6 +362,7 @@ static int interface_up(live_capture *c, pcap_t *p, int *gone) {
 /* Reads every block the kernel has handed over; PCAP_ERROR or the number of packets. */
 static int read_ready(live_capture *c, pcap_t *p) {
   int total = 0;
+  c->ring_bytes_read = 0;
   /* One block per call; bounded so a flood cannot keep the loop from its other duties. */
   for (int round = 0; round < 64; round++) {
     int n = pcap_dispatch(p, -1, on_packet, (u_char *)c);
@@ -416,7 +422,9 @@ static int capture_loop(live_capture *c, pcap_t *p) {
     }
     now = now_ms();
     if (packets > 0) {
-      rest_until = now - last_packets_at <= 2 * BUSY_REST_MS ? now + BUSY_REST_MS : 0;
+      int busy = now - last_packets_at <= 2 * BUSY_REST_MS;
+      int room = c->ring_bytes_read < (size_t)c->options.buffer_bytes / 4;
+      rest_until = busy && room ? now + BUSY_REST_MS : 0;
       last_packets_at = now;
     }
     if (c->filling != NULL && c->filling->count > 0 && now >= hand_on_at(c)) flush_filling(c);
