@@ -386,8 +386,8 @@ static void drain(live_capture *c, pcap_t *p) {
 }
 
 /* The capture loop. The handle is non-blocking and the thread waits in its own poll(), on
- * the packet socket and on stop_fd, so that it wakes for a stop, for a batch that has
- * waited flush_ms (or NEW_FLOW_FLUSH_MS), and now and then to look at the interface and the kernel's counters.
+ * the packet socket and on stop_fd, so that it wakes for a stop, for a batch that is due
+ * (hand_on_at), and now and then to look at the interface and the kernel's counters.
  * After a busy read it waits on stop_fd alone for BUSY_REST_MS, then reads. */
 static int capture_loop(live_capture *c, pcap_t *p) {
   struct pollfd fds[2] = {{.fd = pcap_fileno(p), .events = POLLIN}, {.fd = c->stop_fd, .events = POLLIN}};

@@ -18,7 +18,7 @@ typedef struct {
   int promisc;
   int timeout_ms;           /* pcap_set_timeout: how long a kernel block may stay open */
   int flush_ms;             /* longest a started batch waits before it is handed on */
-  uint32_t batch_packets;   /* packets per batch */
+  uint32_t batch_packets;   /* entries per batch: packets, or flow directions when coalescing */
   uint32_t batch_bytes;     /* captured bytes per batch (at least snap_length) */
   uint32_t max_batches;     /* full batches that may wait for JavaScript */
   uint16_t interface_index; /* written into every packet of this capture */

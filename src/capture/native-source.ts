@@ -2,8 +2,8 @@
 // per device, each read on a thread of its own with TPACKET_V3 blocks, a 256-byte snap
 // length and an 8 MiB ring, and handed to JavaScript a batch of up to thousands of packets
 // per call, with the wire length and kernel timestamp libpcap records — or, coalesced, an
-// entry per flow direction and batch. This module only
-// turns those batches into PacketBatch objects, merges devices and types the errors.
+// entry per flow direction and batch. This module only turns those batches into
+// PacketBatch objects, merges devices and types the errors.
 
 import { loadNativeAddon } from '../native-addon.js';
 import { CaptureDeviceError, interfaceExists, interfaceIsUp } from './capture-interfaces.js';
