@@ -1,6 +1,6 @@
 // The accountant: turns decoded packets into connection records (one per local socket),
 // per-process totals, the unknown and other buckets, and per-interface totals, following
-// the accounting rules of DESIGN.md. It owns the flow table and its bound.
+// the accounting rules of docs/design.md. It owns the flow table and its bound.
 
 import type { PacketBatch } from '../capture/packet-batch.js';
 import type { ProcessInfo, Protocol } from '../attribute/types.js';
@@ -12,7 +12,7 @@ import { Counter, Traffic } from './counters.js';
 import { FlowIndex } from './flow-index.js';
 
 /**
- * One local socket's traffic: the unit DESIGN.md calls a connection record. While its
+ * One local socket's traffic: the unit docs/design.md calls a connection record. While its
  * conversation is in the flow table the meter counts into its own row of numbers, and
  * brings the record's counters up to date when it hands the record out (Meter.records())
  * and when it retires it; a retired record keeps its final counts.

@@ -102,7 +102,8 @@ export async function runLive(argv: string[], io: CommandIo & { isTTY: boolean }
   await control.stopped;
   ink?.unmount();
   const failure = await session.stop();
-  if (!interactive && !values.jsonl && durationSeconds !== undefined) {
+  // With --once/--duration the run's totals; with --json alone, those up to Ctrl-C.
+  if (!interactive && !values.jsonl && (durationSeconds !== undefined || values.json)) {
     await session.readCounters();
     const report = session.report({ wholeRun: true });
     if (values.json) writeReportJson(report, (text) => io.stdout.write(text));

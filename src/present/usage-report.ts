@@ -1,4 +1,4 @@
-// The JSON document of DESIGN.md (version 1), built from the meter's state. Every other
+// The JSON document of docs/design.md (version 1), built from the meter's state. Every other
 // output (table, Ink screen, metrics) is drawn from this one shape.
 
 import type { Meter, ConnectionRecord } from '../account/meter.js';
