@@ -176,9 +176,10 @@ export class CaptureSession {
     try {
       await session.attribution.refresh();
       const sources = await Promise.allSettled(devices.map((device) => session.openSource(device)));
+      // Those that opened are captured, so that a failure of another closes them below.
+      for (const s of sources) if (s.status === 'fulfilled') session.capture(s.value);
       const failed = sources.find((s) => s.status === 'rejected');
       if (failed) throw failed.reason;
-      for (const s of sources) if (s.status === 'fulfilled') session.capture(s.value);
     } catch (error) {
       await session.stop();
       throw error;
