@@ -8,7 +8,8 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { parseArgs } from 'node:util';
 import { hourStart } from '../history/calendar.js';
-import { loadConfig, type HistoryConfig } from '../history/config.js';
+import type { HistoryConfig } from '../history/config.js';
+import { loadConfig } from '../config/config-file.js';
 import { closeHistory, describeSqliteError, openHistoryForWriting, type HistoryDb } from '../history/database.js';
 import { defaultConfigPath, defaultDatabasePath } from '../history/paths.js';
 import { HistoryRecorder, type InterfaceReading } from '../history/recorder.js';
@@ -78,7 +79,7 @@ export async function runDaemon(argv: string[], io: CommandIo): Promise<number> 
   }
   const clock = systemClock;
   const recorder = new HistoryRecorder(db, { totals: () => session.usageTotals() }, { clock: clock.now, bootId: await readBootId() });
-  const keeper = new HistoryKeeper(db, path, recorder, () => config, log);
+  const keeper = new HistoryKeeper(db, path, recorder, () => config.history, log);
   keeper.flush(session.kernelReadings()); // the kernel counters' starting point is stored at once
   keeper.rollUpIfDue(clock.now());
   log(`recording ${session.devices.join(', ') || 'each interface as it comes up'} into ${path} every ${flushMs / 1000}s`);
