@@ -83,6 +83,11 @@ export function processKey(p: ProcessInfo): string {
   return p.startTime === undefined ? `${p.pid}` : `${p.pid}@${p.startTime}`;
 }
 
+/** The key of Meter.retired: an owner (none: unknown) on an interface. */
+export function retiredKey(owner: ProcessInfo | undefined, interfaceName: string): string {
+  return `${owner ? processKey(owner) : ''}|${interfaceName}`;
+}
+
 export class Meter {
   readonly totals = new Traffic();
   /** Every captured packet once (a loopback packet is sent and received, but one packet). */
@@ -363,7 +368,7 @@ export class Meter {
 
   private retire(record: ConnectionRecord): void {
     this.retiredConnections++;
-    const key = `${record.owner ? processKey(record.owner) : ''}|${record.interfaceName}`;
+    const key = retiredKey(record.owner, record.interfaceName);
     let entry = this.retired.get(key);
     if (!entry) this.retired.set(key, (entry = { process: record.owner, interfaceName: record.interfaceName, traffic: new Traffic() }));
     entry.traffic.addTraffic(record);

@@ -9,10 +9,10 @@ import type { Attribution } from '../account/attribution.js';
 import type { Cidr } from '../decode/address.js';
 import { unmapIpv4 } from '../decode/address.js';
 import { systemClock, type Clock } from '../clock.js';
-import { KernelOwners, type KernelOwnersOptions, type LearnedConnection } from './kernel-owners.js';
+import { KernelOwners, tupleKey, type KernelOwnersOptions, type LearnedConnection } from './kernel-owners.js';
 import { ProcFs } from './proc/proc-fs.js';
 import { SnapshotWorker } from './snapshot-worker.js';
-import type { TcpRead } from './socket-snapshot.js';
+import { emptySnapshot, type TcpRead } from './socket-snapshot.js';
 import { SocketResolver } from './socket-resolver.js';
 import type { ProcessInfo, Protocol, SocketEntry, SocketSnapshot } from './types.js';
 
@@ -115,7 +115,7 @@ export class LiveAttribution implements Attribution {
     this.clock = options.clock ?? systemClock;
     this.takeSnapshot = options.takeSnapshot ?? ((fs, ended, tcp) => this.worker.take(fs.root, ended, tcp));
     this.resolver = new SocketResolver(
-      { version: 1, takenAt: 0, localAddresses: [], sockets: [], owners: [], processes: [] },
+      emptySnapshot(),
       { localCidrs: options.localCidrs ?? [] },
     );
     const connects =
@@ -332,5 +332,5 @@ export function withLearnedConnections(snapshot: SocketSnapshot, learned: Learne
 }
 
 function tupleText(s: SocketEntry): string {
-  return `${unmapIpv4(s.localAddress) ?? s.localAddress} ${s.localPort} ${unmapIpv4(s.remoteAddress) ?? s.remoteAddress} ${s.remotePort}`;
+  return tupleKey(s.localAddress, s.localPort, s.remoteAddress, s.remotePort);
 }

@@ -17,7 +17,7 @@ import type { PacketBatch } from '../capture/packet-batch.js';
 import type { Cidr } from '../decode/address.js';
 import { MeterTotals } from '../history/meter-totals.js';
 import type { UsageTotal } from '../history/usage-key.js';
-import { buildUsageReport, type UsageReport } from '../present/usage-report.js';
+import { buildUsageReport, connectionKey, type UsageReport } from '../present/usage-report.js';
 import type { Clock } from '../clock.js';
 
 /** Connections quiet this long leave the flow table; their bytes stay with their owners. */
@@ -283,7 +283,7 @@ export class CaptureSession {
       if (p.pid !== null && !this.io.processExists(p.pid)) p.exited = true;
     }
     for (const c of report.connections) {
-      const key = `c ${c.protocol} ${c.localAddress} ${c.localPort} ${c.remoteAddress} ${c.remotePort}`;
+      const key = `c ${connectionKey(c)}`;
       c.sentRate = rates.rate(`${key} s`, c.sentBytes);
       c.receivedRate = rates.rate(`${key} r`, c.receivedBytes);
     }
