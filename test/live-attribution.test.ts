@@ -126,7 +126,7 @@ test('connections known only from the kernel join the snapshot as rows with inod
 
 test('process ends reach the caller from the kernel, in batches', { skip: process.getuid?.() !== 0 && 'needs root (eBPF)' }, async (t) => {
   const batches: number[][] = [];
-  const a = new LiveAttribution({ kernelEvents: KernelOwners.open, takeSnapshot: async () => snapshot(1, 1), onProcessesEnded: (pids) => batches.push(pids) });
+  const a = new LiveAttribution({ kernelEvents: KernelOwners.open, takeSnapshot: async () => snapshot(1, 1), onProcessesEnded: (ends) => batches.push(ends.map((e) => e.pid)) });
   t.after(() => a.close());
   if (a.connectEventsUnavailable) {
     t.skip(`kernel events unavailable here: ${a.connectEventsUnavailable}`);

@@ -184,29 +184,35 @@ test('records handed out are up to date after every batch, in both directions of
   assert.deepEqual([meter.totals.sent.bytes, meter.totals.received.bytes, meter.captured.bytes, meter.captured.packets], [135, 135, 135, 3]);
 });
 
-test('when an owner ends, a UDP port that passes to a new process starts a record of its own; TCP stays', () => {
+test('when an owner ends, a UDP port that passes to a new process starts a record of its own from the end on; TCP stays', () => {
   const old: ProcessInfo = { pid: 300, name: 'svc', cmdline: 'svc --old', user: 'root', uid: 0, startTime: 1 };
   const fresh: ProcessInfo = { pid: 301, name: 'svc', cmdline: 'svc --new', user: 'root', uid: 0, startTime: 2 };
-  let holder = old;
+  let holder: ProcessInfo | undefined = old;
   const meter = new Meter({ isLocal: (a) => a === '198.18.0.1', owner: () => holder });
-  // Requests from port 40123 and their answers, 100 bytes each.
-  const exchange = (n: number) =>
+  // Requests from port 40123 and their answers, 100 bytes each, captured from second `from` on.
+  const exchange = (n: number, from: number) =>
     batch(Array.from({ length: n }, (_, i) => ({
       bytes: i % 2 ? ipv4('198.18.5.5', '198.18.0.1', 17, udp(53, 40123, 10)) : ipv4('198.18.0.1', '198.18.5.5', 17, udp(40123, 53, 10)),
       wire: 100,
+      ts: from + i,
     })));
-  const tcpPacket = () => batch([{ bytes: ipv4('198.18.0.1', '198.18.5.5', 6, tcp(40124, 443, 0x10)), wire: 1000 }]);
-  meter.ingest(exchange(4));
-  meter.ingest(tcpPacket());
-  meter.endOwners([999]); // someone else's end changes nothing
+  const tcpPacket = (ts: number) => batch([{ bytes: ipv4('198.18.0.1', '198.18.5.5', 6, tcp(40124, 443, 0x10)), wire: 1000, ts }]);
+  meter.ingest(exchange(4, 1000));
+  meter.ingest(tcpPacket(1004));
+  meter.endOwners([{ pid: 999, at: 1050 }]); // someone else's end changes nothing
+  meter.endOwners([{ pid: 300, at: 1050 }]);
+  assert.equal(meter.retiredConnections, 0, 'nothing retires before a packet from after the end');
+  // The capture runs behind: packets from before the end, handed over after the kernel told
+  // of it and after /proc forgot the process, are still the ended process's own.
+  holder = undefined;
+  meter.ingest(exchange(2, 1040));
   assert.equal(meter.retiredConnections, 0);
-  meter.endOwners([300]);
-  assert.equal(meter.retiredConnections, 1, 'the UDP record retired; the TCP one stays');
   holder = fresh; // the restarted service binds the same port
-  meter.ingest(exchange(6));
-  meter.ingest(tcpPacket()); // a trailing TCP segment of the ended process
+  meter.ingest(exchange(6, 1060));
+  assert.equal(meter.retiredConnections, 1, 'the UDP record retired at its first packet from after the end; the TCP one stays');
+  meter.ingest(tcpPacket(1070)); // a trailing TCP segment of the ended process
   const r = report(meter);
-  assert.deepEqual(r.processes.map((p) => [p.pid, p.sentBytes, p.receivedBytes]).sort(), [[300, 200 + 2000, 200], [301, 300, 300]]);
+  assert.deepEqual(r.processes.map((p) => [p.pid, p.sentBytes, p.receivedBytes]).sort(), [[300, 300 + 2000, 300], [301, 300, 300]]);
   assertInvariants(r);
 });
 

@@ -53,7 +53,7 @@ class Conversation {
  * thousands of flows, a few cache misses per packet were most of its cost), and doubles
  * hold byte counts exactly up to 2^53.
  */
-const ROW = 8; // doubles per row (64 bytes); the last two are unused
+const ROW = 8; // doubles per row (64 bytes); the last one is unused
 /** Where each direction's two numbers start in a row: its bytes, then its packets. */
 const A_TO_B = 0;
 const B_TO_A = 2;
@@ -61,6 +61,8 @@ const BYTES = 0;
 const PACKETS = 1;
 const LAST_SEEN = 4;
 const FLAGS = 5;
+/** When the owner of one of the conversation's UDP records ended (seconds); 0 while none did. */
+const OWNER_ENDED_AT = 6;
 /** FLAGS bits: whether a→b counts as sent, as received; the b→a ones are these shifted by B_TO_A_SHIFT. */
 const SENT = 1;
 const RECEIVED = 2;
@@ -166,6 +168,8 @@ export class Meter {
           id = this.openConversation(out, fromA, ts);
           flows.insert(id);
           rows = this.rows; // opening may have grown it
+        } else if (rows[id * ROW + OWNER_ENDED_AT] !== 0 && ts >= rows[id * ROW + OWNER_ENDED_AT]!) {
+          this.reopenConversation(id, out, fromA, ts);
         }
         const row = id * ROW;
         const at = row + (fromA ? A_TO_B : B_TO_A);
@@ -216,16 +220,26 @@ export class Meter {
   }
 
   /**
-   * Processes that ended: their UDP conversations are retired now (their totals stay with
-   * them), so that a process taking over the port — a service restarted on it — starts a
-   * record of its own with its first packet instead of adding to the ended one's. A TCP
-   * 4-tuple cannot pass to another process while the connection lasts; its last packets
-   * (FIN, RST) stay with the process that ended.
+   * Processes that ended, and when (seconds, as packet times): their UDP conversations are
+   * marked, and the first packet captured after the end retires their records (their
+   * totals stay with them) and starts new ones, so that a process taking over the port — a
+   * service restarted on it — gets records of its own. Packets captured before the end
+   * still count for the process that sent them, however late the capture hands them over.
+   * A TCP 4-tuple cannot pass to another process while the connection lasts; its last
+   * packets (FIN, RST) stay with the process that ended.
    */
-  endOwners(pids: Iterable<number>): void {
-    const ended = new Set(pids);
-    if (ended.size === 0) return;
-    this.retireWhere((id) => this.conversations[id]!.records.some((r) => r.protocol === 'udp' && r.owner !== undefined && ended.has(r.owner.pid)));
+  endOwners(ends: Iterable<{ pid: number; at: number }>): void {
+    const endedAt = new Map<number, number>();
+    for (const { pid, at } of ends) endedAt.set(pid, at);
+    if (endedAt.size === 0) return;
+    for (const id of this.flows.ids()) {
+      for (const r of this.conversations[id]!.records) {
+        const at = r.protocol === 'udp' && r.owner !== undefined ? endedAt.get(r.owner.pid) : undefined;
+        if (at === undefined) continue;
+        const row = id * ROW;
+        if (this.rows[row + OWNER_ENDED_AT] === 0 || at < this.rows[row + OWNER_ENDED_AT]!) this.rows[row + OWNER_ENDED_AT] = at;
+      }
+    }
   }
 
   private addTotals(iface: Traffic, sentBytes: number, sentPackets: number, receivedBytes: number, receivedPackets: number): void {
@@ -268,6 +282,21 @@ export class Meter {
 
   /** A new conversation: one record per local end, each counting its own direction. */
   private openConversation(p: DecodedPacket, sourceIsA: boolean, ts: number): number {
+    const id = this.allocateId();
+    this.fillConversation(id, p, sourceIsA, ts);
+    return id;
+  }
+
+  /** The conversation's records retire (an owner ended) and new ones, with owners asked anew, take their place. */
+  private reopenConversation(id: number, p: DecodedPacket, sourceIsA: boolean, ts: number): void {
+    this.updateRecords(id);
+    for (const record of this.conversations[id]!.records) this.retire(record);
+    this.rows.fill(0, id * ROW, (id + 1) * ROW);
+    this.fillConversation(id, p, sourceIsA, ts);
+  }
+
+  /** Makes conversation `id` (its row zeroed) the one of packet `p`. */
+  private fillConversation(id: number, p: DecodedPacket, sourceIsA: boolean, ts: number): void {
     const format = p.ipVersion === 4 ? formatIpv4 : formatIpv6;
     const protocol: Protocol = p.kind === PacketKind.TCP ? 'tcp' : 'udp';
     const source = { address: format(p.data, p.sourceAt), port: p.sourcePort };
@@ -307,13 +336,11 @@ export class Meter {
     const backwardReceived = sourceLocal || destinationLocal ? sourceLocal : !forwardReceived;
     const forward = (forwardSent ? SENT : 0) | (forwardReceived ? RECEIVED : 0);
     const backward = (backwardSent ? SENT : 0) | (backwardReceived ? RECEIVED : 0);
-    const id = this.allocateId();
     // Exact-size copies: an array grown by push keeps room for 17 elements, ~250 bytes a
     // conversation for its one or two records: 659 -> 403 bytes a flow retained
     // (`node --expose-gc test/harness/accuracy/meter-heap.mjs`, 100,000 UDP flows).
     this.conversations[id] = new Conversation(records.slice(), sendsAToB.slice());
     this.rows[id * ROW + FLAGS] = sourceIsA ? forward | (backward << B_TO_A_SHIFT) : backward | (forward << B_TO_A_SHIFT);
-    return id;
   }
 
   /** Counts an entry of `packets` packets in "other"; returns its SENT and RECEIVED flags for the totals. */

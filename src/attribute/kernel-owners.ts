@@ -145,6 +145,8 @@ export class KernelOwners {
   private readonly processes = new BoundedMap<number, ProcessEntry>(4096);
   /** Connections completed since the last takeLearned(), oldest first. */
   private learned: Array<{ socket: SocketEntry; process: ProcessEntry }> = [];
+  /** Reads of processes under way (processOf). */
+  private readonly reading = new Set<Promise<void>>();
   private readonly now: () => number;
   /**
    * Connections owner() was asked for and could not answer yet (4-tuple key → true): only
@@ -232,6 +234,16 @@ export class KernelOwners {
     }
     if (answered) this.options.onFound?.();
     if (exited.length > 0) this.options.onExit?.(exited);
+  }
+
+  /**
+   * Resolves once the processes of the events reported so far have been read: then
+   * takeLearned() holds every connection made until now (a recording stopped right after
+   * a connection still embeds its owner).
+   */
+  async settled(): Promise<void> {
+    this.drain();
+    while (this.reading.size > 0) await Promise.all(this.reading);
   }
 
   /**
@@ -323,15 +335,17 @@ export class KernelOwners {
     if (alive && (known.info === undefined || this.now() - known.readAt < PROCESS_FRESH_MS)) return known;
     const entry: ProcessEntry = { info: alive ? known.info : undefined, readAt: this.now(), ended: false };
     this.processes.set(pid, entry);
-    void this.options
+    const read = this.options
       .readProcess(pid)
       .catch(() => undefined)
       .then((info) => {
+        this.reading.delete(read);
         if (this.closed) return;
         entry.info = info ?? { pid, name: comm, cmdline: '', user: null, uid };
         entry.readAt = this.now();
         if (this.answersAsked(entry)) this.options.onFound?.();
       });
+    this.reading.add(read);
     return entry;
   }
 

@@ -16,6 +16,12 @@ import { emptySnapshot, type TcpRead } from './socket-snapshot.js';
 import { SocketResolver } from './socket-resolver.js';
 import type { ProcessInfo, Protocol, SocketEntry, SocketSnapshot } from './types.js';
 
+/** A process the kernel said ended, and when (seconds since the epoch, as packet times). */
+export interface ProcessEnd {
+  pid: number;
+  at: number;
+}
+
 export interface LiveAttributionOptions {
   procFs?: ProcFs;
   localCidrs?: Cidr[];
@@ -42,8 +48,8 @@ export interface LiveAttributionOptions {
   clock?: Clock;
   /** Called when the kernel named the owners of connections asked about before, e.g. to credit waiting records. */
   onOwnersFound?: () => void;
-  /** Called with the pids of processes that ended (from the kernel), in batches at most every ENDS_MS. */
-  onProcessesEnded?: (pids: number[]) => void;
+  /** Called with the processes that ended (from the kernel) and when, in batches at most every ENDS_MS. */
+  onProcessesEnded?: (ends: ProcessEnd[]) => void;
 }
 
 /**
@@ -93,7 +99,8 @@ export class LiveAttribution implements Attribution {
   private readonly connects: KernelOwners | undefined;
   /** Inodes given to connections known only from the kernel (see withLearnedConnections). */
   private readonly learnedInodes = { next: LEARNED_INODE_BASE };
-  private readonly ended = new Set<number>();
+  /** Ends not yet passed on: pid → when (seconds since the epoch). */
+  private readonly ended = new Map<number, number>();
   /**
    * Pids the kernel said ended: when (seconds since the epoch, as packets) and which process
    * that was (its start time, as far as the last read knew). Their ports may be another's now.
@@ -220,12 +227,12 @@ export class LiveAttribution implements Attribution {
     // Stamped when the kernel's event is taken (KernelOwners: at most WAKE_GAP_MS after the end).
     const now = this.clock.now() / 1000;
     for (const pid of pids) {
-      this.ended.add(pid);
+      this.ended.set(pid, now);
       this.endedAt.set(pid, { at: now, startTime: this.processesByPid.get(pid)?.startTime });
     }
     this.endsTimer ??= setTimeout(() => {
       this.endsTimer = undefined;
-      const ended = [...this.ended];
+      const ended = [...this.ended].map(([pid, at]) => ({ pid, at }));
       this.ended.clear();
       if (!this.closed) this.options.onProcessesEnded?.(ended);
     }, ENDS_MS);
@@ -268,6 +275,9 @@ export class LiveAttribution implements Attribution {
         this.fromProc = fresh;
         this.processesByPid = new Map(fresh.processes.map((p) => [p.pid, p]));
       }
+      // The owners of connections the kernel reported before this read are read by now.
+      await this.connects?.settled();
+      if (this.closed) return;
       const learned = this.connects?.takeLearned() ?? [];
       this.forgetEndsNoLongerListed(startedAt);
       // Nothing new: the resolver, and every record waiting for an owner, stay as they are.

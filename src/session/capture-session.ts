@@ -9,6 +9,7 @@
 import { Meter } from '../account/meter.js';
 import { RateWindow } from '../account/rate-window.js';
 import type { Attribution } from '../account/attribution.js';
+import type { ProcessEnd } from '../attribute/live-attribution.js';
 import type { SocketSnapshot } from '../attribute/types.js';
 import { KernelCounterDelta, type KernelCounters } from '../capture/kernel-counters.js';
 import { PrivilegeError } from '../capture/privilege.js';
@@ -56,7 +57,7 @@ export interface CaptureSessionOptions {
 export interface AttributionHooks {
   onRefresh: (snapshot: SocketSnapshot) => void;
   onOwnersFound: () => void;
-  onProcessesEnded: (pids: number[]) => void;
+  onProcessesEnded: (ends: ProcessEnd[]) => void;
   onError: (error: unknown) => void;
 }
 
@@ -146,8 +147,8 @@ export class CaptureSession {
         },
         // The kernel named owners a packet asked for before: credit those records now.
         onOwnersFound: () => meter?.attributeUnknown(),
-        // A port an ended process held may pass to another: its next packets start a new record.
-        onProcessesEnded: (pids) => meter?.endOwners(pids),
+        // A port an ended process held may pass to another: its packets from after the end start a new record.
+        onProcessesEnded: (ends) => meter?.endOwners(ends),
         onError: (error) => options.onProcError?.(error),
       },
       options.localCidrs,
