@@ -150,11 +150,17 @@ test('hand-built packets: keyed exactly when the decoder finds TCP/UDP, with the
 });
 
 test('every fixture capture: each packet the decoder finds TCP/UDP is keyed alike, the rest are not keyed', { skip }, async () => {
-  const dir = join(REPO_ROOT, 'fixtures/pcap');
   let keyed = 0;
   let transport = 0;
-  for (const file of readdirSync(dir).filter((f) => /\.pcap(ng)?$/.test(f))) {
-    const source = await openCaptureFile(join(dir, file));
+  // The recorded captures, and the same packets in PPPoE, BSD loopback, IPv4 length 0 and IPv6 chains.
+  const files = ['fixtures/pcap', 'fixtures/encapsulated'].flatMap((dir) =>
+    readdirSync(join(REPO_ROOT, dir))
+      .filter((f) => /\.pcap(ng)?$/.test(f))
+      .map((f) => join(dir, f)),
+  );
+  assert.ok(files.some((f) => f.includes('pppoe')) && files.some((f) => f.includes('tcp-v4-bigtcp')), files.join(', '));
+  for (const file of files) {
+    const source = await openCaptureFile(join(REPO_ROOT, file));
     for await (const batch of source.batches()) {
       for (let i = 0; i < batch.count; i++) {
         const start = batch.offset[i]!;
@@ -168,7 +174,7 @@ test('every fixture capture: each packet the decoder finds TCP/UDP is keyed alik
       }
     }
   }
-  assert.ok(transport > 300 && keyed === transport, `${keyed} of ${transport} TCP/UDP packets keyed`);
+  assert.ok(transport > 2000 && keyed === transport, `${keyed} of ${transport} TCP/UDP packets keyed`);
 });
 
 test('50,000 damaged packets: keyed exactly when the decoder finds TCP/UDP, with the same key', { skip }, () => {
