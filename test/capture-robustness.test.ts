@@ -50,7 +50,7 @@ function random(seed: number): () => number {
 
 const fixtures = ['fragments-v4.pcap', 'udp-mixed-veth.pcapng', 'tcp-v6-veth.pcap', 'loopback-mixed.pcapng', 'tcp-v4-bigtcp.pcap'];
 /** One of each link type and header shape the decoder knows beyond Ethernet (fixtures/encapsulated). */
-const encapsulated = ['pppoe.pcapng', 'null-le.pcap', 'null-be.pcap', 'loop.pcapng', 'tso.pcap', 'ipv6-ext.pcapng'].map((f) => `../encapsulated/${f}`);
+const encapsulated = ['pppoe.pcapng', 'pppoe-sll2.pcap', 'null-le.pcap', 'null-be.pcap', 'loop.pcapng', 'tso.pcap', 'ipv6-ext.pcapng'].map((f) => `../encapsulated/${f}`);
 
 test('every truncation of a pcap and a pcapng fixture replays or ends with the error', async () => {
   for (const name of ['fragments-v4.pcap', 'loopback-mixed.pcapng']) {

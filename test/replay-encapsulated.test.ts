@@ -20,7 +20,7 @@ import { REPO_ROOT, hasCommand, runCli } from './support/run-cli.js';
 
 const DIR = join(REPO_ROOT, 'fixtures/encapsulated');
 const LOCAL = '198.18.0.1/32,fd00::1/128';
-const CLASSES = ['pppoe', 'null-le', 'null-be', 'loop', 'tso', 'ipv6-ext'];
+const CLASSES = ['pppoe', 'pppoe-sll2', 'null-le', 'null-be', 'loop', 'tso', 'ipv6-ext'];
 const files = readdirSync(DIR).filter((f) => /\.pcap(ng)?$/.test(f));
 const tmp = mkdtempSync(join(tmpdir(), 'netmeter-encapsulated-'));
 const noTshark = hasCommand('tshark') ? false : 'tshark is not installed (apt-get install tshark)';
