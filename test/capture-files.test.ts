@@ -147,7 +147,8 @@ test('a corrupt record length is an error at its offset, not a read of the whole
 test('files that are not captures get a one-line error', async () => {
   await assert.rejects(openCaptureFile(await write(Buffer.from('hello world, not a capture'))), /not a pcap or pcapng capture/);
   await assert.rejects(openCaptureFile(join(dir, 'missing.pcap')), /cannot open capture file \(no such file\)/);
-  await assert.rejects(openCaptureFile(await write(Buffer.alloc(0))), /not a pcap or pcapng/);
+  await assert.rejects(openCaptureFile(await write(Buffer.alloc(0))), /: the file is empty \(0 bytes\): no capture was written to it$/);
+  await assert.rejects(openCaptureFile(await write(Buffer.from([0xd4, 0xc3]))), /not a pcap or pcapng capture \(only 2 bytes long\)$/);
 });
 
 test('files larger than a read chunk: records cut by a chunk end, and batches kept after later ones were read', async () => {

@@ -48,7 +48,9 @@ function random(seed: number): () => number {
   };
 }
 
-const fixtures = ['fragments-v4.pcap', 'udp-mixed-veth.pcapng', 'tcp-v6-veth.pcap', 'loopback-mixed.pcapng'];
+const fixtures = ['fragments-v4.pcap', 'udp-mixed-veth.pcapng', 'tcp-v6-veth.pcap', 'loopback-mixed.pcapng', 'tcp-v4-bigtcp.pcap'];
+/** One of each link type and header shape the decoder knows beyond Ethernet (fixtures/encapsulated). */
+const encapsulated = ['pppoe.pcapng', 'pppoe-sll2.pcap', 'null-le.pcap', 'null-be.pcap', 'loop.pcapng', 'tso.pcap', 'ipv6-ext.pcapng'].map((f) => `../encapsulated/${f}`);
 
 test('every truncation of a pcap and a pcapng fixture replays or ends with the error', async () => {
   for (const name of ['fragments-v4.pcap', 'loopback-mixed.pcapng']) {
@@ -63,14 +65,14 @@ test('every truncation of a pcap and a pcapng fixture replays or ends with the e
 });
 
 test('truncations at a stride through the larger fixtures', async () => {
-  for (const name of fixtures) {
+  for (const name of [...fixtures, ...encapsulated]) {
     const full = readFileSync(join(REPO_ROOT, 'fixtures/pcap', name));
     for (let length = 0; length < full.length; length += 37) await replayBytes(full.subarray(0, length));
   }
 });
 
 test('3,000 random corruptions of each fixture replay or end with the error', async () => {
-  for (const [index, name] of fixtures.entries()) {
+  for (const [index, name] of [...fixtures, ...encapsulated].entries()) {
     const full = readFileSync(join(REPO_ROOT, 'fixtures/pcap', name));
     const next = random(index + 1);
     for (let round = 0; round < 3000; round++) {
@@ -103,4 +105,38 @@ test('the CLI reports a damaged capture in one line, with what it read, and exit
   const usage = await runCli(['replay']);
   assert.equal(usage.code, 2);
   assert.equal(usage.stderr.split('\n').filter(Boolean).length, 2);
+});
+
+test('the CLI says an empty capture file is empty, in one line, exit code 1', async () => {
+  writeFileSync(path, Buffer.alloc(0));
+  for (const args of [[], ['--json']]) {
+    const empty = await runCli(['replay', path, ...args]);
+    assert.equal(empty.code, 1);
+    assert.equal(empty.stdout, '');
+    assert.equal(empty.stderr, `netmeter: ${path}: the file is empty (0 bytes): no capture was written to it\n`);
+  }
+});
+
+test('damaged captures of every link type through the CLI: a report and one line with exit code 1, or a clean replay; never a stack trace', async () => {
+  const next = random(1313);
+  for (const name of [...fixtures, ...encapsulated]) {
+    const full = readFileSync(join(REPO_ROOT, 'fixtures/pcap', name));
+    const damaged: Buffer[] = [full.subarray(0, 1 + Math.floor(next() * 23)), full.subarray(0, Math.floor(full.length * (0.2 + next() * 0.7)))];
+    for (let n = 0; n < 2; n++) {
+      const bytes = Buffer.from(full);
+      for (let f = 0; f < 6; f++) bytes[Math.floor(next() * Math.min(600, bytes.length))] = Math.floor(next() * 256);
+      damaged.push(bytes);
+    }
+    for (const bytes of damaged) {
+      writeFileSync(path, bytes);
+      const result = await runCli(['replay', path, '--json']);
+      const what = `${name}, ${bytes.length} bytes`;
+      assert.ok(result.code === 0 || result.code === 1, `${what}: exit code ${result.code}`);
+      assert.doesNotMatch(result.stderr, /\n\s+at |Error:/, what);
+      if (result.code === 1) assert.match(result.stderr, /^netmeter: [^\n]+\n$/, what);
+      else assert.equal(result.stderr, '', what);
+      // What was read before the damage is still reported (or nothing, when not even the header was).
+      if (result.stdout !== '') assert.equal(JSON.parse(result.stdout).version, 1, what);
+    }
+  }
 });

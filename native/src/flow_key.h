@@ -12,12 +12,14 @@ typedef struct {
   uint8_t bytes[40];
 } flow_key;
 
-/* Reads the key of a TCP or UDP packet; returns 0 for anything else. A packet it keys is
- * one the TypeScript decoder (src/decode) decodes as TCP or UDP with the very same
+/* Reads the key of a TCP or UDP packet; returns 0 for anything else. It keys exactly the
+ * packets the TypeScript decoder (src/decode) decodes as TCP or UDP, with the very same
  * protocol, addresses and ports: packets with equal keys are accounted alike, which is
- * what makes coalescing them exact. It may return 0 where the decoder would find TCP/UDP
- * (IPv6 extension headers, BSD loopback): such a packet just stays an entry of its own.
- * test/flow-key.test.ts checks the promise packet by packet. link_type: LINKTYPE_*. */
+ * what makes coalescing them exact, and every TCP/UDP packet can be coalesced. Both follow
+ * the same link layers (Ethernet with VLAN tags and PPPoE sessions, Linux cooked SLL/SLL2,
+ * raw IP, BSD loopback in either byte order), IPv4 with a total length of 0 (segmentation
+ * offload) and IPv6 extension header chains. test/flow-key.test.ts checks the promise
+ * packet by packet. link_type: LINKTYPE_*. */
 int flow_key_read(const uint8_t *packet, uint32_t captured, int link_type, flow_key *key);
 
 uint32_t flow_key_hash(const flow_key *key);

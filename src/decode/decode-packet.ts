@@ -1,6 +1,6 @@
 // The decoder's one entry point: link layer → IP → TCP/UDP, into a reused DecodedPacket.
 
-import { type DecodedPacket } from './decoded-packet.js';
+import { OtherReason, type DecodedPacket } from './decoded-packet.js';
 import { decodeIp } from './ip.js';
 import { findNetworkLayer } from './link-layer.js';
 
@@ -10,5 +10,7 @@ export function decodePacket(data: Buffer, start: number, length: number, linkTy
   const end = start + length;
   const ipAt = findNetworkLayer(data, start, end, linkType, out);
   if (ipAt < 0) return false;
+  // Cut right after the link layer: not IP's first byte, whatever follows in the buffer.
+  if (ipAt >= end) return out.other(OtherReason.MALFORMED);
   return decodeIp(data, ipAt, end, out);
 }

@@ -1,5 +1,6 @@
 // IPv4 (with options and fragments) and IPv6 (with its extension header chain), down to the
 // TCP or UDP ports. Anything else, or anything damaged, is marked "other" with its reason.
+// native/src/flow_key.c follows these rules step for step: change both together.
 
 import { OtherReason, PacketKind, type DecodedPacket } from './decoded-packet.js';
 
@@ -24,7 +25,10 @@ export function decodeIp(data: Uint8Array, at: number, end: number, out: Decoded
 function decodeIpv4(data: Uint8Array, at: number, end: number, out: DecodedPacket): boolean {
   const headerLength = (data[at]! & 0x0f) * 4;
   if (headerLength < 20 || at + headerLength > end) return out.other(OtherReason.MALFORMED);
-  const totalLength = (data[at + 2]! << 8) | data[at + 3]!;
+  let totalLength = (data[at + 2]! << 8) | data[at + 3]!;
+  // 0 is what a capture taken below TCP segmentation offload shows (the NIC fills it in, or
+  // the datagram is over 64 KiB, as with BIG TCP): then the capture bounds it, as in tshark.
+  if (totalLength === 0) totalLength = end - at;
   if (totalLength < headerLength) return out.other(OtherReason.MALFORMED);
   out.ipVersion = 4;
   out.sourceAt = at + 12;
@@ -61,6 +65,8 @@ function decodeIpv6(data: Uint8Array, at: number, end: number, out: DecodedPacke
         pos += (data[pos + 1]! + 2) * 4;
         break;
       case EXT_FRAGMENT: {
+        // Offset 0 (a first or an atomic fragment, RFC 6946) holds the next header: read on,
+        // through as many fragment headers as the chain has.
         if (pos + 8 > datagramEnd) return out.other(OtherReason.MALFORMED);
         const offset = ((data[pos + 2]! << 8) | data[pos + 3]!) >> 3;
         if (offset !== 0) return out.other(OtherReason.LATER_FRAGMENT);

@@ -92,3 +92,29 @@ export function bsdNull(family: number, payload: Buffer, littleEndian = true): B
   return Buffer.concat([h, payload]);
 }
 
+
+/** A PPPoE session header and PPP's protocol (2 bytes, or 1 when `compressed`), before `payload`; goes after ethertype 0x8864. */
+export function pppoeSession(pppProtocol: number, payload: Buffer, opts: { compressed?: boolean; code?: number } = {}): Buffer {
+  const protocol = opts.compressed ? Buffer.from([pppProtocol]) : Buffer.from([pppProtocol >> 8, pppProtocol & 0xff]);
+  const h = Buffer.alloc(6);
+  h[0] = 0x11; // version 1, type 1
+  h[1] = opts.code ?? 0;
+  h.writeUInt16BE(0x2a2a, 2); // session id
+  h.writeUInt16BE(protocol.length + payload.length, 4);
+  return Buffer.concat([h, protocol, payload]);
+}
+
+/** An IPv6 fragment header body for `ipv6(...)` extensions: offset in bytes, more-fragments flag. */
+export function fragmentHeader(offset: number, moreFragments: boolean, id = 0x1234): Buffer {
+  const b = Buffer.alloc(6);
+  b.writeUInt16BE((offset / 8) << 3 | (moreFragments ? 1 : 0), 0);
+  b.writeUInt32BE(id, 2);
+  return b;
+}
+
+/** Sets an IPv4 packet's total length to 0, as a capture below TCP segmentation offload shows it. */
+export function zeroTotalLength(packet: Buffer): Buffer {
+  const b = Buffer.from(packet);
+  b.writeUInt16BE(0, 2);
+  return b;
+}
