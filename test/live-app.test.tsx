@@ -74,12 +74,15 @@ async function start(frame: LiveFrame = laptopFrame(), size?: { columns: number;
   const feed = new LiveFeedStore(frame);
   const calls = { quit: 0, pauses: [] as boolean[] };
   const app = render(<LiveApp feed={feed} onQuit={() => calls.quit++} onPauseChange={(paused) => calls.pauses.push(paused)} {...(ownersFrom ? { ownersFrom } : {})} />);
+  await settle(app, 0);
   if (size) {
     Object.defineProperty(app.stdout, 'columns', { value: size.columns, configurable: true });
     if (size.rows) Object.defineProperty(app.stdout, 'rows', { value: size.rows, configurable: true });
+    // Wait for the frame drawn at the new size.
+    const before = app.frames.length;
     app.stdout.emit('resize');
+    await settle(app, before);
   }
-  await settle(app, 0);
   // Ink handles input and renders asynchronously: wait for the frame each key causes, with a
   // bound for keys that change nothing, so a loaded machine does not read a stale screen.
   const press = async (...keys: string[]) => {
@@ -119,13 +122,15 @@ function statusLine(screen: string): string {
 }
 
 test('the header shows each interface, the unknown share, elapsed time and interval', async () => {
-  const { app, screen } = await start();
+  const { app, screen } = await start(laptopFrame(), { columns: 120 });
   const eth0 = lineWith(screen(), 'eth0');
   assert.match(eth0, /↑32\.3 KiB\/s ↓197\.3 KiB\/s/, 'kernel rates');
   assert.match(eth0, /total ↑4\.86 MiB ↓31\.0 MiB/, 'kernel totals since start');
-  assert.match(eth0, /captured ↑4\.77 MiB ↓30\.5 MiB/, 'captured totals beside them');
+  assert.match(eth0, /captured ↑4\.77 MiB +↓30\.5 MiB/, 'captured totals beside them');
   assert.match(eth0, /dropped 12/);
-  assert.match(lineWith(screen(), 'lo '), /^lo {2}captured ↑293\.0 KiB ↓293\.0 KiB$/);
+  const lo = lineWith(screen(), 'lo ');
+  assert.match(lo, /^lo +captured ↑293\.0 KiB ↓293\.0 KiB$/);
+  assert.equal(lo.indexOf('captured'), eth0.indexOf('captured'), 'lo\'s captured totals stand under eth0\'s');
   const status = statusLine(screen());
   for (const part of ['unknown <0.1%', '1m05s', 'every 1s', 'view processes', 'sort total (rate)', 'B/s']) assert.ok(status.includes(part), `${part} in ${status}`);
   assert.ok(!screen().includes('PAUSED'));
@@ -240,14 +245,16 @@ test('arrows select a process and Enter shows only its connections; Esc and Back
   assert.ok(screen().includes('Connections of 1500 ssh'), screen());
   assert.match(lineWith(screen(), '198.51.100.7:22'), /^tcp +192\.168\.1\.10:40222 +198\.51\.100\.7:22 /);
   assert.ok(!screen().includes('93.184.216.34'), 'no other process’s connections');
-  await press('\u001B');
+  await press('\u007F');
   assert.deepEqual(pidOrder(screen()), [2001, 1500, 2002, 600, 3100]);
   assert.ok(!screen().includes('Connections of'));
-  await press('\u001B[B', '\u001B[B', '\u001B[A', '\r');
-  assert.ok(screen().includes('Connections of 2002 firefox'), screen());
+  await press('\u001B[B', '\r');
+  assert.ok(screen().includes('Connections of 2002 firefox'), `Backspace went back to ssh, Down to the next: ${screen()}`);
   assert.equal(lines(screen()).filter((line) => line.includes('93.184.216.34:443')).length, 1);
-  await press('\u007F');
+  await press('\u001B');
   assert.ok(!screen().includes('Connections of'));
+  await press('\r');
+  assert.ok(screen().includes('Connections of 2001 firefox'), `Esc went back to the top of the list: ${screen()}`);
   app.unmount();
 });
 
