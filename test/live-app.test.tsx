@@ -437,6 +437,10 @@ test('Home, End, PgUp and PgDn move the selection among many rows; Esc goes back
   assert.match(screen(), /… 26 more/);
   await press(END);
   assert.deepEqual(pidOrder(screen()), order.slice(26), 'End scrolls to the last row');
+  assert.match(screen(), /^… 26 more above$/m);
+  await press(PAGE_UP);
+  assert.match(screen(), /^… 9 more, 17 above$/m, 'a page up: rows out of sight on both sides');
+  await press(END);
   assert.equal(await selectedPid(session), 5029);
   await press(PAGE_UP);
   assert.equal(await selectedPid(session), order[34 - 9], 'PgUp goes up a page of 9 rows');
