@@ -291,7 +291,7 @@ test('live UI in tmux: captured on another interface while lo carries traffic, t
     assert.match(screen, /no traffic yet/, 'nothing captured on the quiet veth');
 
     await tmux.keys('?');
-    await pollScreen(tmux, 'the help saying how to capture lo', (s) => s.includes(`lo not shown: loopback is captured only when named; all: netmeter -i ${veth.name} -i lo`));
+    await pollScreen(tmux, 'the help saying how to capture lo', (s) => s.includes('lo not shown: loopback is captured only when named') && s.includes(`to see it too: netmeter -i ${veth.name} -i lo`));
     await tmux.keys('q');
   } finally {
     await tmux.kill();

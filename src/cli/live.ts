@@ -99,11 +99,12 @@ export async function runLive(argv: string[], io: CommandIo & { isTTY: boolean }
   if (perInterval) {
     session.onTick(async (tick) => {
       const report = session.report();
-      idle.mark(report, tick.elapsedSeconds);
-      const notCaptured = await uncaptured.read(session.devices, tick.seconds);
-      if (notCaptured.length > 0) report.uncapturedInterfaces = notCaptured;
-      if (ink) feed.publish({ report, elapsedSeconds: report.durationSeconds, intervalSeconds });
-      else if (values.jsonl) io.stdout.write(`${JSON.stringify(report)}\n`);
+      if (ink) {
+        idle.mark(report, tick.elapsedSeconds);
+        const notCaptured = await uncaptured.read(session.devices, tick.seconds);
+        if (notCaptured.length > 0) report.uncapturedInterfaces = notCaptured;
+        feed.publish({ report, elapsedSeconds: report.durationSeconds, intervalSeconds });
+      } else if (values.jsonl) io.stdout.write(`${JSON.stringify(report)}\n`);
       else io.stdout.write(`${renderUsageTable(report, { sort, ...(top ? { top } : {}) })}\n`);
     });
   }

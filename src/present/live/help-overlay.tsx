@@ -50,9 +50,10 @@ export function HelpOverlay({ height, captured = [], uncaptured = [], ownersFrom
         </Box>
       ))}
       {uncaptured.length > 0 ? (
-        <Text wrap="truncate-end">
-          {`${uncaptured.join(', ')} not shown: loopback is captured only when named; all: ${captureCommand(captured, uncaptured)}`}
-        </Text>
+        <>
+          <Text wrap="truncate-end">{`${uncaptured.join(', ')} not shown: loopback is captured only when named`}</Text>
+          <Text wrap="truncate-end">{`to see it too: ${captureCommand(captured, uncaptured)}`}</Text>
+        </>
       ) : null}
       {ownersFrom ? <Text wrap="truncate-end">Owners from {ownersFrom}</Text> : null}
     </Box>
