@@ -136,7 +136,7 @@ function statusLine(screen: string): string {
 test('the header shows each interface, the unknown share, elapsed time and interval', async () => {
   const { app, screen } = await start(laptopFrame(), { columns: 120 });
   const eth0 = lineWith(screen(), 'eth0');
-  assert.match(eth0, /↑32\.3 KiB\/s ↓197\.3 KiB\/s/, 'kernel rates');
+  assert.match(eth0, /↑32\.3 KiB\/s +↓197\.3 KiB\/s/, 'kernel rates');
   assert.match(eth0, /total ↑4\.86 MiB ↓31\.0 MiB/, 'kernel totals since start');
   assert.match(eth0, /captured ↑4\.77 MiB +↓30\.5 MiB/, 'captured totals beside them');
   assert.match(eth0, /dropped 12/);
@@ -200,7 +200,7 @@ test('b shows rates in bits per second', async () => {
   const { app, screen, press } = await start();
   await press('b');
   assert.match(lineWith(screen(), '2001'), /16\.0 kbit\/s +1\.2 Mbit\/s +39\.1 KiB +8\.58 MiB$/);
-  assert.match(lineWith(screen(), 'eth0'), /↑265 kbit\/s ↓1\.6 Mbit\/s/);
+  assert.match(lineWith(screen(), 'eth0'), /↑265 kbit\/s +↓1\.6 Mbit\/s/);
   assert.match(statusLine(screen()), /bit\/s/);
   await press('b');
   assert.match(lineWith(screen(), '2001'), /1\.95 KiB\/s +146\.5 KiB\/s/);
@@ -533,7 +533,7 @@ test('lo with traffic but not captured: the header says so and how to capture it
   const { app, screen, press } = await start(frame, { columns: 80 });
   const eth0 = lineWith(screen(), 'eth0');
   const lo = lineWith(screen(), 'lo ');
-  assert.match(lo, /^lo +↑2\.00 KiB\/s ↓2\.00 KiB\/s +.*not shown: -i lo$/);
+  assert.match(lo, /^lo +↑2\.00 KiB\/s +↓2\.00 KiB\/s +.*not shown: -i lo$/);
   assert.equal(lo.indexOf('↓'), eth0.indexOf('↓'), 'its rates stand under eth0\'s');
   await press('?');
   assert.match(screen(), /^lo not shown: loopback is captured only when named$/m);

@@ -52,6 +52,12 @@ export interface HeaderGroup {
 
 const textWidth = (text: string) => [...text].length;
 
+/**
+ * Least cell widths: rates change every interval, and columns that widened and narrowed
+ * with them would shift the rest of the line each second ("↑100.0 KiB/s" is 12 wide).
+ */
+const MIN_CELL_WIDTHS: Partial<Record<GroupId, number[]>> = { rate: [12, 12] };
+
 function capturedLine(i: InterfaceUsage, unit: RateUnit): HeaderLine {
   const kernel = i.kernelTxBytes !== undefined && i.kernelRxBytes !== undefined;
   const txRate = kernel ? i.kernelTxRate : i.txRate;
@@ -113,7 +119,7 @@ export function headerGroups(lines: readonly HeaderLine[], width: number): Heade
   for (const id of GROUP_ORDER) {
     const present = lines.filter((l) => l.groups[id] !== undefined);
     if (present.length === 0) continue;
-    const cellWidths: number[] = [];
+    const cellWidths: number[] = [...(MIN_CELL_WIDTHS[id] ?? [])];
     let spanWidth = 0;
     for (const line of present) {
       const content = line.groups[id]!;
