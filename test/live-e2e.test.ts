@@ -183,8 +183,8 @@ test('live UI in tmux: exited clients fold in rate mode and stay in cumulative m
       shorts.push(await startWorkload(group, `udp-short-${i}`, 'udp-client',
         ['--connect', '127.0.0.1', '--port', String(port), '--connected', '--count', '5', '--size', '1000', '--reply-size', '100', '--go-file', goFile, '--timeout', '100']));
     }
-    // Their sockets exist before they send: a re-read of /proc names their owners.
-    await sleep(1500);
+    // Their sockets exist before they send: a timed re-read of /proc (every second) names their owners.
+    await sleep(2000);
     signalGo(goFile);
     for (const w of shorts) await waitDone(w);
     const shortPids = shorts.map((w) => w.pid).sort((a, b) => a - b);
