@@ -8,6 +8,12 @@ import { LiveApp } from '../src/present/live/live-app.js';
 import { LiveFeedStore } from '../src/present/live/live-feed.js';
 import type { LiveFrame } from '../src/present/live/live-feed.js';
 import type { ConnectionUsage, ProcessUsage, UsageReport } from '../src/present/usage-report.js';
+import { buildUsageReport } from '../src/present/usage-report.js';
+import { Meter } from '../src/account/meter.js';
+import type { Attribution } from '../src/account/attribution.js';
+import type { ProcessInfo } from '../src/attribute/types.js';
+import { LinkType, PacketBatchBuilder } from '../src/capture/packet-batch.js';
+import { ipv4, tcp } from './support/packet-builder.js';
 
 // A failed assertion must not leave an app mounted.
 afterEach(cleanup);
@@ -67,19 +73,28 @@ const tick = () => new Promise((resolve) => setTimeout(resolve, 20));
 async function settle(app: { frames: string[] }, framesBefore: number): Promise<void> {
   const deadline = Date.now() + 1500;
   while (app.frames.length === framesBefore && Date.now() < deadline) await tick();
-  await tick();
+  // Then until frames stop coming: a resize draws twice (Ink's own layout, then the app's).
+  let seen: number;
+  do {
+    seen = app.frames.length;
+    await tick();
+    await tick();
+  } while (app.frames.length !== seen && Date.now() < deadline + 1500);
 }
 
 async function start(frame: LiveFrame = laptopFrame(), size?: { columns: number; rows?: number }, ownersFrom?: string) {
   const feed = new LiveFeedStore(frame);
   const calls = { quit: 0, pauses: [] as boolean[] };
   const app = render(<LiveApp feed={feed} onQuit={() => calls.quit++} onPauseChange={(paused) => calls.pauses.push(paused)} {...(ownersFrom ? { ownersFrom } : {})} />);
+  await settle(app, 0);
   if (size) {
     Object.defineProperty(app.stdout, 'columns', { value: size.columns, configurable: true });
     if (size.rows) Object.defineProperty(app.stdout, 'rows', { value: size.rows, configurable: true });
+    // Wait for the frame drawn at the new size.
+    const before = app.frames.length;
     app.stdout.emit('resize');
+    await settle(app, before);
   }
-  await settle(app, 0);
   // Ink handles input and renders asynchronously: wait for the frame each key causes, with a
   // bound for keys that change nothing, so a loaded machine does not read a stale screen.
   const press = async (...keys: string[]) => {
@@ -119,13 +134,15 @@ function statusLine(screen: string): string {
 }
 
 test('the header shows each interface, the unknown share, elapsed time and interval', async () => {
-  const { app, screen } = await start();
+  const { app, screen } = await start(laptopFrame(), { columns: 120 });
   const eth0 = lineWith(screen(), 'eth0');
-  assert.match(eth0, /↑32\.3 KiB\/s ↓197\.3 KiB\/s/, 'kernel rates');
+  assert.match(eth0, /↑32\.3 KiB\/s +↓197\.3 KiB\/s/, 'kernel rates');
   assert.match(eth0, /total ↑4\.86 MiB ↓31\.0 MiB/, 'kernel totals since start');
-  assert.match(eth0, /captured ↑4\.77 MiB ↓30\.5 MiB/, 'captured totals beside them');
+  assert.match(eth0, /captured ↑4\.77 MiB +↓30\.5 MiB/, 'captured totals beside them');
   assert.match(eth0, /dropped 12/);
-  assert.match(lineWith(screen(), 'lo '), /^lo {2}captured ↑293\.0 KiB ↓293\.0 KiB$/);
+  const lo = lineWith(screen(), 'lo ');
+  assert.match(lo, /^lo +captured ↑293\.0 KiB ↓293\.0 KiB$/);
+  assert.equal(lo.indexOf('captured'), eth0.indexOf('captured'), 'lo\'s captured totals stand under eth0\'s');
   const status = statusLine(screen());
   for (const part of ['unknown <0.1%', '1m05s', 'every 1s', 'view processes', 'sort total (rate)', 'B/s']) assert.ok(status.includes(part), `${part} in ${status}`);
   assert.ok(!screen().includes('PAUSED'));
@@ -183,7 +200,7 @@ test('b shows rates in bits per second', async () => {
   const { app, screen, press } = await start();
   await press('b');
   assert.match(lineWith(screen(), '2001'), /16\.0 kbit\/s +1\.2 Mbit\/s +39\.1 KiB +8\.58 MiB$/);
-  assert.match(lineWith(screen(), 'eth0'), /↑265 kbit\/s ↓1\.6 Mbit\/s/);
+  assert.match(lineWith(screen(), 'eth0'), /↑265 kbit\/s +↓1\.6 Mbit\/s/);
   assert.match(statusLine(screen()), /bit\/s/);
   await press('b');
   assert.match(lineWith(screen(), '2001'), /1\.95 KiB\/s +146\.5 KiB\/s/);
@@ -240,14 +257,16 @@ test('arrows select a process and Enter shows only its connections; Esc and Back
   assert.ok(screen().includes('Connections of 1500 ssh'), screen());
   assert.match(lineWith(screen(), '198.51.100.7:22'), /^tcp +192\.168\.1\.10:40222 +198\.51\.100\.7:22 /);
   assert.ok(!screen().includes('93.184.216.34'), 'no other process’s connections');
-  await press('\u001B');
+  await press('\u007F');
   assert.deepEqual(pidOrder(screen()), [2001, 1500, 2002, 600, 3100]);
   assert.ok(!screen().includes('Connections of'));
-  await press('\u001B[B', '\u001B[B', '\u001B[A', '\r');
-  assert.ok(screen().includes('Connections of 2002 firefox'), screen());
+  await press('\u001B[B', '\r');
+  assert.ok(screen().includes('Connections of 2002 firefox'), `Backspace went back to ssh, Down to the next: ${screen()}`);
   assert.equal(lines(screen()).filter((line) => line.includes('93.184.216.34:443')).length, 1);
-  await press('\u007F');
+  await press('\u001B');
   assert.ok(!screen().includes('Connections of'));
+  await press('\r');
+  assert.ok(screen().includes('Connections of 2001 firefox'), `Esc went back to the top of the list: ${screen()}`);
   app.unmount();
 });
 
@@ -386,5 +405,190 @@ test('rows are limited to the terminal height, scrolling to keep the selection v
   assert.deepEqual(pidOrder(screen()), [2002, 600, 3100]);
   await press('\r');
   assert.match(screen(), /Connections of 3100 curl/);
+  app.unmount();
+});
+
+/** The laptop after a minute of a download loop: 30 curls that exited, each with its bytes. */
+function deadRowsFrame(idleSeconds?: number): LiveFrame {
+  const frame = laptopFrame();
+  for (let i = 0; i < 30; i++) {
+    frame.report.processes.push(
+      processUsage({ pid: 5000 + i, name: 'curl', user: 'bob', exe: '/usr/bin/curl', cmdline: 'curl -sO http://198.51.100.7/x', exited: true, sentBytes: 100, receivedBytes: 10_000, ...(idleSeconds === undefined ? {} : { idleSeconds }) }),
+    );
+  }
+  return frame;
+}
+
+/** The pid whose connections Enter opens (the selected row's), going back with Backspace. */
+async function selectedPid(session: { press: (...keys: string[]) => Promise<void>; screen: () => string }): Promise<number | undefined> {
+  await session.press('\r');
+  const match = /Connections of (\d+) /.exec(session.screen());
+  await session.press('\u007F');
+  return match ? Number(match[1]) : undefined;
+}
+
+const HOME = '\u001B[H';
+const END = '\u001B[F';
+const PAGE_UP = '\u001B[5~';
+const PAGE_DOWN = '\u001B[6~';
+const ESC = '\u001B';
+const DOWN = '\u001B[B';
+
+test('Home, End, PgUp and PgDn move the selection among many rows; Esc goes back to the top of the list', async () => {
+  // 16 lines: 3 of header, the title row, 10 lines of rows (9 and "… N more"), footer, a spare.
+  const session = await start(deadRowsFrame(), { columns: 100, rows: 16 });
+  const { app, screen, press } = session;
+  const order = [2001, 1500, 2002, 600, 3100, ...Array.from({ length: 30 }, (_, i) => 5000 + i)];
+  assert.deepEqual(pidOrder(screen()), order.slice(0, 9));
+  assert.match(screen(), /… 26 more/);
+  await press(END);
+  assert.deepEqual(pidOrder(screen()), order.slice(26), 'End scrolls to the last row');
+  assert.match(screen(), /^… 26 more above$/m);
+  await press(PAGE_UP);
+  assert.match(screen(), /^… 9 more, 17 above$/m, 'a page up: rows out of sight on both sides');
+  await press(END);
+  assert.equal(await selectedPid(session), 5029);
+  await press(PAGE_UP);
+  assert.equal(await selectedPid(session), order[34 - 9], 'PgUp goes up a page of 9 rows');
+  await press(PAGE_UP, PAGE_UP, PAGE_UP);
+  assert.equal(await selectedPid(session), 2001, 'and stops at the first row');
+  await press(PAGE_DOWN, PAGE_DOWN);
+  assert.equal(await selectedPid(session), order[18]);
+  await press(HOME);
+  assert.equal(await selectedPid(session), 2001);
+  assert.deepEqual(pidOrder(screen()), order.slice(0, 9));
+  // Down, Up, Enter, Esc from the bottom of the list: the way the issue's user got lost.
+  await press(END, '\r');
+  assert.match(screen(), /Connections of 5029 curl/);
+  await press(ESC);
+  assert.deepEqual(pidOrder(screen()), order.slice(0, 9), 'Esc from a process\'s connections: the top of the list');
+  assert.equal(await selectedPid(session), 2001);
+  await press(END, ESC);
+  assert.deepEqual(pidOrder(screen()), order.slice(0, 9), 'Esc in the list: the top of the list');
+  assert.equal(await selectedPid(session), 2001);
+  app.unmount();
+});
+
+test('the selection follows its process, not a row index, as the rows re-sort', async () => {
+  const session = await start();
+  const { app, feed, screen, press } = session;
+  await press(DOWN);
+  assert.equal(await selectedPid(session), 1500, 'ssh is second');
+  // ssh stops uploading and sinks to the bottom of the live rows; its highlight goes along.
+  const next = laptopFrame();
+  Object.assign(next.report.processes.find((p) => p.pid === 1500)!, { sentRate: 10, receivedRate: 0 });
+  const before = app.frames.length;
+  feed.publish(next);
+  await settle(app, before);
+  assert.deepEqual(pidOrder(screen()), [2001, 2002, 600, 1500, 3100]);
+  assert.equal(await selectedPid(session), 1500);
+  await press(DOWN);
+  assert.equal(await selectedPid(session), 3100, 'Down goes on from where ssh is now');
+  app.unmount();
+});
+
+test('rate mode: exited processes quiet for three intervals fold into one row per program; cumulative mode lists each', async () => {
+  // Intervals of 2 s: a process quiet for 6 s folds.
+  const frame = { ...deadRowsFrame(6), intervalSeconds: 2 };
+  // Two curls went quiet only a second ago, the earlier curl 5 s ago: they keep their own rows.
+  for (const p of frame.report.processes.filter((p) => p.pid === 5028 || p.pid === 5029)) p.idleSeconds = 1;
+  frame.report.processes.find((p) => p.pid === 3100)!.idleSeconds = 5;
+  const { app, screen, press } = await start(frame, { columns: 100, rows: 45 });
+  assert.deepEqual(pidOrder(screen()), [2001, 1500, 2002, 600, 3100, 5028, 5029]);
+  assert.ok(!screen().includes('more'), screen());
+  const folded = lineWith(screen(), '28 exited');
+  assert.match(folded, /^ +- bob +curl \(28 exited\) +0 B\/s +0 B\/s +2\.73 KiB +273\.4 KiB$/, 'their bytes stay, in one row');
+  await press('m');
+  assert.equal(pidOrder(screen()).length, 35, 'cumulative mode: every process has its row');
+  assert.ok(!screen().includes('28 exited'), screen());
+  await press('m');
+  assert.match(screen(), /curl \(28 exited\)/);
+  app.unmount();
+});
+
+test('a selected exited process keeps its row while it is selected', async () => {
+  const session = await start(deadRowsFrame(1), { columns: 100, rows: 40 });
+  const { app, feed, screen, press } = session;
+  await press(END);
+  assert.equal(await selectedPid(session), 5029);
+  const before = app.frames.length;
+  feed.publish(deadRowsFrame(10));
+  await settle(app, before);
+  assert.deepEqual(pidOrder(screen()), [2001, 1500, 2002, 600, 3100, 5029]);
+  assert.match(screen(), /curl \(29 exited\)/);
+  assert.equal(await selectedPid(session), 5029, 'the highlight did not lose it');
+  await press(ESC);
+  const after = app.frames.length;
+  feed.publish(deadRowsFrame(11));
+  await settle(app, after);
+  assert.match(screen(), /curl \(30 exited\)/, 'once the selection moves on it folds too');
+  app.unmount();
+});
+
+test('lo with traffic but not captured: the header says so and how to capture it, and so does ?', async () => {
+  const frame = laptopFrame();
+  frame.report.interfaces = frame.report.interfaces.filter((i) => i.name !== 'lo');
+  frame.report.source.interfaces = ['eth0'];
+  frame.report.uncapturedInterfaces = [{ name: 'lo', rxBytes: 700_000, txBytes: 700_000, rxRate: 2048, txRate: 2048 }];
+  const { app, screen, press } = await start(frame, { columns: 80 });
+  const eth0 = lineWith(screen(), 'eth0');
+  const lo = lineWith(screen(), 'lo ');
+  assert.match(lo, /^lo +↑2\.00 KiB\/s +↓2\.00 KiB\/s +.*not shown: -i lo$/);
+  assert.equal(lo.indexOf('↓'), eth0.indexOf('↓'), 'its rates stand under eth0\'s');
+  await press('?');
+  assert.match(screen(), /^lo not shown: loopback is captured only when named$/m);
+  assert.match(screen(), /^to see it too: netmeter -i eth0 -i lo$/m);
+  app.unmount();
+});
+
+test('lo not captured and quiet: no header line, but ? still says how to capture it', async () => {
+  const frame = laptopFrame();
+  frame.report.interfaces = frame.report.interfaces.filter((i) => i.name !== 'lo');
+  frame.report.source.interfaces = ['eth0'];
+  frame.report.uncapturedInterfaces = [{ name: 'lo', rxBytes: 0, txBytes: 0, rxRate: 0, txRate: 0 }];
+  const { app, screen, press } = await start(frame);
+  assert.ok(!screen().includes('not shown'), screen());
+  assert.ok(!lines(screen()).some((line) => line.startsWith('lo ')));
+  await press('?');
+  assert.match(screen(), /lo not shown: loopback is captured only when named/);
+  app.unmount();
+});
+
+test('at 80 columns the footer keeps its last hints whole, and the interface lines line up', async () => {
+  const { app, screen } = await start(laptopFrame(), { columns: 80 });
+  const footer = lines(screen()).at(-1)!;
+  assert.match(footer, /· \? help · q quit$/, footer);
+  assert.ok([...footer].length <= 80);
+  assert.ok(!footer.includes('…'));
+  const eth0 = lineWith(screen(), 'eth0');
+  const lo = lineWith(screen(), 'lo ');
+  assert.equal(lo.indexOf('captured'), eth0.indexOf('captured'), `\n${eth0}\n${lo}`);
+  for (const line of lines(screen())) assert.ok([...line].length <= 80, line);
+  app.unmount();
+});
+
+test('the applications view from the meter: processes of one executable are one row, whatever their names', async () => {
+  const FIREFOX = '/usr/lib/firefox/firefox';
+  const owners = new Map<number, ProcessInfo>([
+    [40001, { pid: 2001, name: 'firefox', cmdline: FIREFOX, user: 'alice', uid: 1000, exe: FIREFOX }],
+    [40002, { pid: 2002, name: 'Web Content', cmdline: `${FIREFOX} -contentproc`, user: 'alice', uid: 1000, exe: FIREFOX }],
+    [40003, { pid: 1500, name: 'ssh', cmdline: 'ssh backup', user: 'alice', uid: 1000, exe: '/usr/bin/ssh' }],
+  ]);
+  const attribution: Attribution = { isLocal: (a) => a === '198.18.0.1', owner: (_protocol, _local, localPort) => owners.get(localPort) };
+  const packets = [...owners.keys()].map((port) => ipv4('198.18.5.5', '198.18.0.1', 6, tcp(443, port)));
+  const builder = new PacketBatchBuilder(packets.length);
+  let offset = 0;
+  for (const [i, packet] of packets.entries()) {
+    builder.push(offset, packet.length, 100_000, 1000 + i, 0);
+    offset += packet.length;
+  }
+  const meter = new Meter(attribution);
+  meter.ingest(builder.take(Buffer.concat(packets), [{ name: 'eth0', linkType: LinkType.RAW }]));
+  const report = buildUsageReport(meter, { kind: 'live', interfaces: ['eth0'] }, 1);
+  const { app, screen, press } = await start({ report, elapsedSeconds: 1, intervalSeconds: 1 });
+  await press('2');
+  assert.match(lineWith(screen(), 'firefox'), /^ +2 alice +firefox {2}\/usr\/lib\/firefox\/firefox /);
+  assert.ok(!screen().includes('Web Content'), screen());
+  assert.match(lineWith(screen(), 'ssh'), /^ +1 alice +ssh /);
   app.unmount();
 });

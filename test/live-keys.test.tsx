@@ -15,9 +15,9 @@ const noKey: Key = {
 };
 
 const frame = { elapsedSeconds: 3, intervalSeconds: 1 } as LiveFrame;
-const row = (pid: number | null, name: string): ProcessRow => ({ key: `${pid}:${name}`, pid, name, user: null, cmdline: '', exited: false, sentBytes: 0, receivedBytes: 0, sentRate: 0, receivedRate: 0 });
+const row = (pid: number | null, name: string): ProcessRow => ({ key: `${pid}:${name}`, pid, name, user: null, cmdline: '', exited: false, folded: 0, sentBytes: 0, receivedBytes: 0, sentRate: 0, receivedRate: 0 });
 const rows = [row(10, 'a'), row(20, 'b'), row(null, 'c')];
-const context: KeyContext = { frame, processRows: () => rows };
+const context: KeyContext = { frame, processRows: () => rows, pageRows: 2 };
 
 function keys(state: LiveState, ...presses: Array<string | Partial<Key>>): LiveState {
   for (const press of presses) {
@@ -51,9 +51,23 @@ test('arrows move the selection within the rows; Enter opens only a process with
   assert.equal(keys(INITIAL_LIVE_STATE, { downArrow: true }, { downArrow: true }, { return: true }).detail, null);
   const opened = keys(INITIAL_LIVE_STATE, { downArrow: true }, { return: true });
   assert.deepEqual(opened.detail, { pid: 20, name: 'b' });
-  assert.equal(keys(opened, { escape: true }).detail, null);
-  assert.equal(keys(opened, { backspace: true }).detail, null);
+  assert.deepEqual([keys(opened, { escape: true }).detail, keys(opened, { escape: true }).selectedKey], [null, null], 'Esc: back to the top');
+  assert.deepEqual([keys(opened, { backspace: true }).detail, keys(opened, { backspace: true }).selectedKey], [null, '20:b'], 'Backspace: back to the process');
   assert.equal(keys(INITIAL_LIVE_STATE, '2', { downArrow: true }).selectedKey, null, 'no selection outside the processes view');
+});
+
+test('Home and End jump to the first and last row, PgUp and PgDn move by a page, Esc goes back to the top', () => {
+  const many = Array.from({ length: 7 }, (_, i) => row(i + 1, `p${i + 1}`));
+  const pages: KeyContext = { frame, processRows: () => many, pageRows: 3 };
+  const press = (state: LiveState, ...presses: Array<Partial<Key>>) => presses.reduce((s, p) => applyKey(s, '', { ...noKey, ...p }, pages).state, state);
+  assert.equal(press(INITIAL_LIVE_STATE, { end: true }).selectedKey, '7:p7');
+  assert.equal(press(INITIAL_LIVE_STATE, { end: true }, { home: true }).selectedKey, '1:p1');
+  assert.equal(press(INITIAL_LIVE_STATE, { pageDown: true }).selectedKey, '4:p4');
+  assert.equal(press(INITIAL_LIVE_STATE, { pageDown: true }, { pageDown: true }, { pageDown: true }).selectedKey, '7:p7', 'PgDn stops at the last row');
+  assert.equal(press(INITIAL_LIVE_STATE, { end: true }, { pageUp: true }).selectedKey, '4:p4');
+  assert.equal(press(INITIAL_LIVE_STATE, { downArrow: true }, { pageUp: true }).selectedKey, '1:p1', 'PgUp stops at the first row');
+  assert.equal(press(INITIAL_LIVE_STATE, { end: true }, { escape: true }).selectedKey, null, 'Esc: no selection, the highlight on the top row');
+  assert.equal(press(keys(INITIAL_LIVE_STATE, '2'), { end: true }).selectedKey, null, 'no selection outside the processes view');
 });
 
 test('p freezes the frame of the moment and releases it', () => {

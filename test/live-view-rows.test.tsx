@@ -6,6 +6,12 @@ import assert from 'node:assert/strict';
 import type { ConnectionUsage, ProcessUsage, UsageReport } from '../src/present/usage-report.js';
 import type { RowOptions } from '../src/present/live/view-rows.js';
 import { applicationRows, connectionRows, hostRows, processRows, sortAmount, unknownShare } from '../src/present/live/view-rows.js';
+import { Meter } from '../src/account/meter.js';
+import type { Attribution } from '../src/account/attribution.js';
+import type { ProcessInfo } from '../src/attribute/types.js';
+import { LinkType, PacketBatchBuilder } from '../src/capture/packet-batch.js';
+import { buildUsageReport } from '../src/present/usage-report.js';
+import { ipv4, tcp } from './support/packet-builder.js';
 
 function processUsage(p: Partial<ProcessUsage> & Pick<ProcessUsage, 'pid' | 'name'>): ProcessUsage {
   return { cmdline: p.name, user: 'alice', sentBytes: 0, receivedBytes: 0, sentPackets: 0, receivedPackets: 0, sentRate: 0, receivedRate: 0, ...p };
@@ -150,4 +156,36 @@ test('unknownShare is the unknown part of process and unknown bytes', () => {
   assert.equal(unknownShare(small), 0.25);
   assert.equal(unknownShare(report([])), null);
   assert.equal(unknownShare(report([], [], 10)), 1);
+});
+
+test('applications from the meter: the report carries each owner\'s executable, so one program\'s processes make one row', () => {
+  // Firefox names its content processes "Web Content": only the executable tells they are firefox.
+  const FIREFOX = '/usr/lib/firefox/firefox';
+  const owners = new Map<number, ProcessInfo>([
+    [40001, { pid: 2001, name: 'firefox', cmdline: FIREFOX, user: 'alice', uid: 1000, exe: FIREFOX }],
+    [40002, { pid: 2002, name: 'Web Content', cmdline: `${FIREFOX} -contentproc`, user: 'alice', uid: 1000, exe: FIREFOX }],
+    [40003, { pid: 1500, name: 'ssh', cmdline: 'ssh backup', user: 'alice', uid: 1000, exe: '/usr/bin/ssh' }],
+    [40004, { pid: 3100, name: 'kworker', cmdline: '', user: 'root', uid: 0 }],
+  ]);
+  const attribution: Attribution = { isLocal: (a) => a === '198.18.0.1', owner: (_protocol, _local, localPort) => owners.get(localPort) };
+  const builder = new PacketBatchBuilder(4);
+  const packets = [...owners.keys()].map((port) => ipv4('198.18.5.5', '198.18.0.1', 6, tcp(443, port)));
+  let offset = 0;
+  for (const [i, packet] of packets.entries()) {
+    builder.push(offset, packet.length, 1000 * (i + 1), 1000 + i, 0);
+    offset += packet.length;
+  }
+  const meter = new Meter(attribution);
+  meter.ingest(builder.take(Buffer.concat(packets), [{ name: 'test0', linkType: LinkType.RAW }]));
+  const usage = buildUsageReport(meter, { kind: 'live', interfaces: ['test0'] }, 1);
+  assert.deepEqual(usage.processes.map((p) => [p.pid, p.exe]), [[3100, undefined], [1500, '/usr/bin/ssh'], [2002, FIREFOX], [2001, FIREFOX]]);
+  assert.ok(!('exe' in usage.processes[0]!), 'no exe key when the executable is unknown');
+  assert.deepEqual(
+    applicationRows(usage, options({ measure: 'total' })).map((a) => [a.name, a.exe, a.pids, a.receivedBytes]),
+    [
+      ['kworker', null, [3100], 4000],
+      ['ssh', '/usr/bin/ssh', [1500], 3000],
+      ['firefox', FIREFOX, [2001, 2002], 3000],
+    ],
+  );
 });

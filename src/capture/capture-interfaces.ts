@@ -41,6 +41,12 @@ export function interfaceIsUp(name: string, sysRoot = '/sys/class/net'): boolean
   return flags !== undefined && (flags & IFF_UP) !== 0;
 }
 
+/** True when the interface exists and is a loopback (IFF_LOOPBACK): captured only when named. */
+export function interfaceIsLoopback(name: string, sysRoot = '/sys/class/net'): boolean {
+  const flags = readFlags(sysRoot, name);
+  return flags !== undefined && (flags & IFF_LOOPBACK) !== 0;
+}
+
 /**
  * Every interface that is up, has an address other than an IPv6 link-local one, and is
  * not loopback — the interfaces this host's own traffic leaves by. Bridge ports are left

@@ -6,6 +6,8 @@ import { parseArgs } from 'node:util';
 import { writeReportJson } from '../present/report-json.js';
 import { renderUsageTable } from '../present/usage-table.js';
 import { LiveFeedStore } from '../present/live/live-feed.js';
+import { ProcessIdleClock } from '../present/live/process-idle.js';
+import { UncapturedInterfaces } from '../capture/uncaptured-interfaces.js';
 import { CaptureSession } from '../session/capture-session.js';
 import { stopControl } from '../session/stop-control.js';
 import { systemSessionIo } from '../session/system-io.js';
@@ -90,11 +92,19 @@ export async function runLive(argv: string[], io: CommandIo & { isTTY: boolean }
   // the last one is printed (the session still ticks: idle connections retire, kernel
   // counters are read, so a counter reset in between is seen).
   const perInterval = interactive || values.jsonl || (!values.json && durationSeconds === undefined);
+  // For the screen: how long each process has been quiet (exited ones leave rate mode), and
+  // lo's kernel counters while it is not captured (the header says so).
+  const idle = new ProcessIdleClock();
+  const uncaptured = new UncapturedInterfaces();
   if (perInterval) {
-    session.onTick(() => {
+    session.onTick(async (tick) => {
       const report = session.report();
-      if (ink) feed.publish({ report, elapsedSeconds: report.durationSeconds, intervalSeconds });
-      else if (values.jsonl) io.stdout.write(`${JSON.stringify(report)}\n`);
+      if (ink) {
+        idle.mark(report, tick.elapsedSeconds);
+        const notCaptured = await uncaptured.read(session.devices, tick.seconds);
+        if (notCaptured.length > 0) report.uncapturedInterfaces = notCaptured;
+        feed.publish({ report, elapsedSeconds: report.durationSeconds, intervalSeconds });
+      } else if (values.jsonl) io.stdout.write(`${JSON.stringify(report)}\n`);
       else io.stdout.write(`${renderUsageTable(report, { sort, ...(top ? { top } : {}) })}\n`);
     });
   }

@@ -22,6 +22,11 @@ export interface ProcessUsage {
   exe?: string;
   /** The process has exited; its totals stay. */
   exited?: boolean;
+  /**
+   * Live only: seconds since the process last sent or received a byte (0 while it does),
+   * so the screen can let exited processes that went quiet leave rate mode (view-rows.ts).
+   */
+  idleSeconds?: number;
 }
 
 export interface ConnectionUsage {
@@ -83,6 +88,20 @@ export interface UsageReport {
   interfaces: InterfaceUsage[];
   /** Records retired from the bounded flow table: their bytes are in processes and unknown, not in connections. */
   retiredConnections: number;
+  /**
+   * Live only: interfaces that carry traffic of this host but are not captured (loopback,
+   * left out unless named), from the kernel's counters alone, so the screen can say so.
+   */
+  uncapturedInterfaces?: UncapturedInterfaceUsage[];
+}
+
+/** An interface's kernel counters since start (and rates over the last interval); nothing of it was captured. */
+export interface UncapturedInterfaceUsage {
+  name: string;
+  rxBytes: number;
+  txBytes: number;
+  rxRate?: number;
+  txRate?: number;
 }
 
 export interface ReportSource {
@@ -141,6 +160,8 @@ export function buildUsageReport(meter: Meter, source: ReportSource, rateSeconds
     receivedPackets: traffic.received.packets,
     sentRate: rate(traffic.sent.bytes),
     receivedRate: rate(traffic.received.bytes),
+    // The applications view groups a program's processes by it (view-rows.ts).
+    ...(process.exe ? { exe: process.exe } : {}),
   }));
   processes.sort((x, y) => y.sentBytes + y.receivedBytes - (x.sentBytes + x.receivedBytes) || (x.pid ?? 0) - (y.pid ?? 0));
   connections.sort(

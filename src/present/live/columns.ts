@@ -64,15 +64,20 @@ export interface Segment {
   priority: number;
 }
 
-/** Joins segments with two spaces, leaving out the least important ones until the line fits `width`. */
-export function joinToFit(segments: readonly Segment[], width: number): string {
+/** The segments that fit `width` with `gap` characters between them, leaving out the least important first; in their order. */
+export function segmentsToFit(segments: readonly Segment[], width: number, gap: number): Segment[] {
   let kept = [...segments];
-  const line = () => kept.map((s) => s.text).join('  ');
-  while (kept.length > 1 && [...line()].length > width) {
+  const length = () => kept.reduce((sum, s) => sum + [...s.text].length, 0) + gap * Math.max(0, kept.length - 1);
+  while (kept.length > 1 && length() > width) {
     const lowest = kept.reduce((a, b) => (b.priority < a.priority ? b : a));
     kept = kept.filter((s) => s !== lowest);
   }
-  return truncate(line(), width);
+  return kept;
+}
+
+/** Joins segments with two spaces, leaving out the least important ones until the line fits `width`. */
+export function joinToFit(segments: readonly Segment[], width: number): string {
+  return truncate(segmentsToFit(segments, width, 2).map((s) => s.text).join('  '), width);
 }
 
 /** The width a column needs for its title and cells, capped at `max`. */

@@ -1,4 +1,5 @@
-// The key list shown in place of the table while '?' is on, and how owners are found.
+// The key list shown in place of the table while '?' is on, which interfaces are captured
+// (loopback only when named), and how owners are found.
 
 import { Box, Text } from 'ink';
 
@@ -8,16 +9,31 @@ export const HELP_KEYS: ReadonlyArray<readonly [string, string]> = [
   ['b', 'switch bytes ↔ bits per second'],
   ['v', 'next view: processes → applications → connections → hosts'],
   ['1 2 3 4', 'jump to a view'],
-  ['↑ / ↓', 'select a process (processes view)'],
+  ['↑ ↓ PgUp PgDn', 'select a process (processes view)'],
+  ['Home / End', 'first / last process'],
   ['Enter', "show the selected process's connections"],
-  ['Esc / Backspace', 'back from a process\'s connections'],
+  ['Esc', 'back to the top of the list (also from connections)'],
+  ['Backspace', "back from a process's connections to it"],
   ['/', 'filter by name or command line (Enter keeps, Esc clears)'],
   ['p', 'pause / resume the screen'],
   ['?', 'show / hide this help'],
   ['q', 'quit'],
 ];
 
-export function HelpOverlay({ height, ownersFrom }: { height: number; ownersFrom?: string }) {
+export interface HelpOverlayProps {
+  height: number;
+  /** Interfaces captured, and interfaces left out (loopback unless named): how to add them. */
+  captured?: string[];
+  uncaptured?: string[];
+  ownersFrom?: string;
+}
+
+/** The command that captures `uncaptured` as well, in `-i` options. */
+export function captureCommand(captured: readonly string[], uncaptured: readonly string[]): string {
+  return ['netmeter', ...[...captured, ...uncaptured].map((name) => `-i ${name}`)].join(' ');
+}
+
+export function HelpOverlay({ height, captured = [], uncaptured = [], ownersFrom }: HelpOverlayProps) {
   return (
     <Box flexDirection="column" height={Math.max(1, height)} overflow="hidden">
       <Text bold wrap="truncate-end">
@@ -33,6 +49,12 @@ export function HelpOverlay({ height, ownersFrom }: { height: number; ownersFrom
           <Text wrap="truncate-end">{meaning}</Text>
         </Box>
       ))}
+      {uncaptured.length > 0 ? (
+        <>
+          <Text wrap="truncate-end">{`${uncaptured.join(', ')} not shown: loopback is captured only when named`}</Text>
+          <Text wrap="truncate-end">{`to see it too: ${captureCommand(captured, uncaptured)}`}</Text>
+        </>
+      ) : null}
       {ownersFrom ? <Text wrap="truncate-end">Owners from {ownersFrom}</Text> : null}
     </Box>
   );

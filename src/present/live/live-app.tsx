@@ -9,14 +9,16 @@ import { ApplicationTable } from './application-table.js';
 import { ConnectionTable } from './connection-table.js';
 import { HelpOverlay } from './help-overlay.js';
 import type { LiveFeed, LiveFrame } from './live-feed.js';
-import { LiveHeader } from './live-header.js';
+import { LiveHeader, headerLines, uncapturedWithTraffic } from './live-header.js';
 import type { LiveState } from './live-keys.js';
 import { INITIAL_LIVE_STATE, applyKey, selectedIndex } from './live-keys.js';
 import { ProcessTable } from './process-table.js';
 import { HostTable } from './host-table.js';
 import type { TableSettings } from './table.js';
+import type { Segment } from './columns.js';
+import { segmentsToFit } from './columns.js';
 import type { RowOptions } from './view-rows.js';
-import { applicationRows, connectionRows, hostRows, processRows, unknownShare } from './view-rows.js';
+import { FADE_INTERVALS, applicationRows, connectionRows, hostRows, processRows, unknownShare } from './view-rows.js';
 
 export interface LiveAppProps {
   feed: LiveFeed;
@@ -47,8 +49,22 @@ function useTerminalSize(): { columns: number; rows: number } {
   return size;
 }
 
-function rowOptions(state: LiveState): RowOptions {
-  return { sort: state.sort, measure: state.measure, filter: state.filter };
+function rowOptions(state: LiveState, frame: LiveFrame): RowOptions {
+  return {
+    sort: state.sort,
+    measure: state.measure,
+    filter: state.filter,
+    fadeSeconds: FADE_INTERVALS * frame.intervalSeconds,
+    keepKey: state.selectedKey,
+  };
+}
+
+/** Lines for the table's rows: what the header, titles and footer leave of the terminal. */
+function tableHeight(terminalRows: number, frame: LiveFrame, state: LiveState): number {
+  const titleLines = state.detail && !state.help ? 1 : 0;
+  // The table's title row, the footer line, and one spare line so the frame never fills the
+  // terminal (Ink clears the whole screen on every frame that does).
+  return Math.max(1, terminalRows - headerLines(frame.report) - titleLines - 3);
 }
 
 function viewTitle(state: LiveState): string {
@@ -68,7 +84,12 @@ export function LiveApp({ feed, onQuit, onPauseChange, initialState, ownersFrom 
   useInput((input: string, key: Key) => {
     const before = stateRef.current;
     const frame: LiveFrame = before.pausedFrame ?? feed.current();
-    const outcome = applyKey(before, input, key, { frame: feed.current(), processRows: () => processRows(frame.report, rowOptions(before)) });
+    const outcome = applyKey(before, input, key, {
+      frame: feed.current(),
+      processRows: () => processRows(frame.report, rowOptions(before, frame)),
+      // A clipped table keeps its last line for "… N more".
+      pageRows: tableHeight(rows, frame, before) - 1,
+    });
     if (outcome.state !== before) {
       stateRef.current = outcome.state;
       setState(outcome.state);
@@ -79,19 +100,16 @@ export function LiveApp({ feed, onQuit, onPauseChange, initialState, ownersFrom 
 
   const frame = state.pausedFrame ?? latest;
   const report = frame.report;
-  const options = rowOptions(state);
+  const options = rowOptions(state, frame);
   const paused = state.pausedFrame !== null || frame.paused === true;
 
-  const headerLines = report.interfaces.length + 1;
   const titleLines = state.detail && !state.help ? 1 : 0;
-  // The table's title row, the footer line, and one spare line so the frame never fills the
-  // terminal (Ink clears the whole screen on every frame that does).
-  const height = Math.max(1, rows - headerLines - titleLines - 3);
+  const height = tableHeight(rows, frame, state);
   const settings: TableSettings = { width: columns, height, measure: state.measure, sort: state.sort, unit: state.unit };
 
   let body: ReactElement;
   if (state.help) {
-    body = <HelpOverlay height={height + 1} {...(ownersFrom ? { ownersFrom } : {})} />;
+    body = <HelpOverlay height={height + 1} captured={report.source.interfaces} uncaptured={(report.uncapturedInterfaces ?? []).map((u) => u.name)} {...(ownersFrom ? { ownersFrom } : {})} />;
   } else if (state.detail) {
     body = <ConnectionTable rows={connectionRows(report, options, state.detail.pid)} settings={settings} showOwner={false} />;
   } else if (state.view === 'processes') {
@@ -111,6 +129,7 @@ export function LiveApp({ feed, onQuit, onPauseChange, initialState, ownersFrom 
       <LiveHeader
         width={columns}
         interfaces={report.interfaces}
+        uncaptured={uncapturedWithTraffic(report)}
         paused={paused}
         unit={state.unit}
         status={{
@@ -130,12 +149,25 @@ export function LiveApp({ feed, onQuit, onPauseChange, initialState, ownersFrom 
         </Text>
       ) : null}
       {body}
-      <Footer state={state} />
+      <Footer state={state} width={columns} />
     </Box>
   );
 }
 
-function Footer({ state }: { state: LiveState }) {
+/** The footer's key hints; the least needed go first when the terminal is narrow ('?' and 'q' stay). */
+const FOOTER_HINTS: readonly Segment[] = [
+  { text: 'u/d/t sort', priority: 7 },
+  { text: 'm rate/total', priority: 5 },
+  { text: 'b bits', priority: 2 },
+  { text: 'v view', priority: 8 },
+  { text: '/ filter', priority: 6 },
+  { text: 'p pause', priority: 4 },
+  { text: 'Esc top', priority: 3 },
+  { text: '? help', priority: 9 },
+  { text: 'q quit', priority: 10 },
+];
+
+function Footer({ state, width }: { state: LiveState; width: number }) {
   if (state.editingFilter) {
     return (
       <Text wrap="truncate-end">
@@ -143,9 +175,16 @@ function Footer({ state }: { state: LiveState }) {
       </Text>
     );
   }
+  // Each hint and each '·' is a flex item one space apart: 3 characters between two hints.
+  const hints = segmentsToFit(FOOTER_HINTS, width, 3);
   return (
-    <Text dimColor wrap="truncate-end">
-      u/d/t sort · m rate/total · b bits · v view · / filter · p pause · ? help · q quit
-    </Text>
+    <Box width={width} columnGap={1} overflow="hidden">
+      {hints.flatMap((hint, i) => [
+        ...(i > 0 ? [<Text key={`· ${hint.text}`} dimColor>·</Text>] : []),
+        <Box key={hint.text} flexShrink={0}>
+          <Text dimColor>{hint.text}</Text>
+        </Box>,
+      ])}
+    </Box>
   );
 }

@@ -41,6 +41,8 @@ export interface KeyContext {
   frame: LiveFrame;
   /** The processes view's rows in screen order (only asked for by selection keys). */
   processRows: () => ProcessRow[];
+  /** How many rows the table shows at once: what PgUp and PgDn move by. */
+  pageRows: number;
 }
 
 export interface KeyOutcome {
@@ -67,6 +69,10 @@ function editFilter(state: LiveState, input: string, key: Key): LiveState {
   return { ...state, filter: state.filter + input };
 }
 
+function pageStep(context: KeyContext): number {
+  return Math.max(1, context.pageRows);
+}
+
 function moveSelection(state: LiveState, by: number, rows: ProcessRow[]): LiveState {
   if (rows.length === 0) return state;
   const index = Math.min(rows.length - 1, Math.max(0, selectedIndex(state, rows) + by));
@@ -85,10 +91,17 @@ export function applyKey(state: LiveState, input: string, key: Key, context: Key
   if (state.help) {
     return { state: input === '?' || key.escape ? { ...state, help: false } : state };
   }
-  if (state.detail && (key.escape || key.backspace || key.delete)) return { state: { ...state, detail: null } };
+  // Esc is the way home from anywhere in the list: back to its top, where the live rows are,
+  // however far the selection drifted (a process that went quiet sinks to the bottom).
+  if (key.escape) return { state: { ...state, detail: null, selectedKey: null } };
+  // Backspace leaves a process's connections for the list with that process still selected.
+  if (state.detail && (key.backspace || key.delete)) return { state: { ...state, detail: null } };
   const inProcesses = state.view === 'processes' && !state.detail;
-  if (inProcesses && (key.upArrow || key.downArrow)) return { state: moveSelection(state, key.upArrow ? -1 : 1, context.processRows()) };
-  if (inProcesses && key.return) return { state: openSelected(state, context.processRows()) };
+  if (inProcesses) {
+    const by = key.upArrow ? -1 : key.downArrow ? 1 : key.pageUp ? -pageStep(context) : key.pageDown ? pageStep(context) : key.home ? -Infinity : key.end ? Infinity : 0;
+    if (by !== 0) return { state: moveSelection(state, by, context.processRows()) };
+    if (key.return) return { state: openSelected(state, context.processRows()) };
+  }
   switch (input) {
     case 'u':
       return { state: { ...state, sort: 'upload' } };

@@ -1,4 +1,5 @@
-// The processes view: one row per process, exited ones dimmed and marked.
+// The processes view: one row per process, exited ones dimmed and marked (in rate mode,
+// those gone quiet summed into one row per program).
 
 import { amountCells, amountColumns } from './amount-columns.js';
 import type { ColumnSpec } from './columns.js';
@@ -32,8 +33,8 @@ export function ProcessTable({ rows, settings, selectedKey }: { rows: ProcessRow
         selected: p.key === selectedKey,
         cells: {
           pid: pidText(p.pid),
-          user: p.user ?? '-',
-          program: programText(p.name, p.cmdline, p.exited),
+          user: p.user ?? (p.folded > 0 ? '*' : '-'),
+          program: programText(p.name, p.cmdline, p.exited, p.folded),
           ...amountCells(p, settings.unit),
         },
       }))}

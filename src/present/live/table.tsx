@@ -1,5 +1,6 @@
 // A fixed-width table for the live screen: a title row and at most `height` lines of rows,
-// each cell cut to its column with '…' so no line wraps. Scrolls to keep the selected row visible.
+// each cell cut to its column with '…' so no line wraps. Scrolls to keep the selected row
+// visible, and says how many rows are out of sight above and below.
 
 import { Box, Text } from 'ink';
 import type { RateUnit } from './amount-columns.js';
@@ -58,6 +59,12 @@ function Line({ columns, cells, style }: { columns: Column[]; cells: Record<stri
   );
 }
 
+/** The last line of a clipped table: how many rows are out of sight, and on which side. */
+export function hiddenText(above: number, below: number): string {
+  if (below === 0) return `… ${above} more above`;
+  return above === 0 ? `… ${below} more` : `… ${below} more, ${above} above`;
+}
+
 /** The first row to show so that the selected row is inside the window. */
 export function scrollOffset(rows: TableRow[], visible: number): number {
   const selected = rows.findIndex((r) => r.selected);
@@ -71,7 +78,8 @@ export function Table({ columns, rows, height, empty }: TableProps) {
   const visible = clipped ? Math.max(0, height - 1) : rows.length;
   const offset = scrollOffset(rows, visible);
   const shown = rows.slice(offset, offset + visible);
-  const hidden = rows.length - shown.length;
+  const above = offset;
+  const below = rows.length - offset - shown.length;
   return (
     <Box flexDirection="column">
       <Line columns={columns} cells={titles} style={{ bold: true }} />
@@ -85,7 +93,7 @@ export function Table({ columns, rows, height, empty }: TableProps) {
       ))}
       {clipped && height > 0 ? (
         <Text dimColor wrap="truncate-end">
-          {`… ${hidden} more`}
+          {hiddenText(above, below)}
         </Text>
       ) : null}
     </Box>

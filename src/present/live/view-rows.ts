@@ -18,7 +18,17 @@ export interface RowOptions {
   measure: Measure;
   /** Case-insensitive substring of a name, command line, executable or remote address; '' keeps every row. */
   filter: string;
+  /**
+   * Rate mode: an exited process idle at least this many seconds leaves the processes
+   * view, folded into one "exited" row per program that keeps its bytes. Undefined: none fold.
+   */
+  fadeSeconds?: number;
+  /** A process row that never folds (the selected one: the highlight must not lose it). */
+  keepKey?: string | null;
 }
+
+/** Exited processes leave rate mode after this many quiet intervals. */
+export const FADE_INTERVALS = 3;
 
 export interface Amounts {
   sentBytes: number;
@@ -34,6 +44,8 @@ export interface ProcessRow extends Amounts {
   name: string;
   cmdline: string;
   exited: boolean;
+  /** How many exited processes of one program this row stands for (rate mode); 0 for a process's own row. */
+  folded: number;
 }
 
 export interface ApplicationRow extends Amounts {
@@ -102,6 +114,7 @@ function toProcessRow(p: ProcessUsage): ProcessRow {
     name: p.name,
     cmdline: p.cmdline,
     exited: p.exited === true,
+    folded: 0,
     sentBytes: p.sentBytes,
     receivedBytes: p.receivedBytes,
     sentRate: p.sentRate,
@@ -109,9 +122,46 @@ function toProcessRow(p: ProcessUsage): ProcessRow {
   };
 }
 
+function hasFaded(p: ProcessUsage, options: RowOptions): boolean {
+  return (
+    options.measure === 'rate' &&
+    options.fadeSeconds !== undefined &&
+    p.exited === true &&
+    p.idleSeconds !== undefined &&
+    p.idleSeconds >= options.fadeSeconds &&
+    processKey(p) !== options.keepKey
+  );
+}
+
+/**
+ * One row per process; in rate mode, exited processes that went quiet are summed into one
+ * row per program (by executable, else name), so a loop of short-lived commands does not
+ * bury the live ones under hundreds of dead rows.
+ */
 export function processRows(report: UsageReport, options: RowOptions): ProcessRow[] {
-  const rows = report.processes.filter((p) => processMatches(p, options.filter)).map(toProcessRow);
-  return sortRows(rows, options, (x, y) => comparePid(x.pid, y.pid) || x.name.localeCompare(y.name));
+  const rows: ProcessRow[] = [];
+  const folds = new Map<string, ProcessRow>();
+  for (const p of report.processes) {
+    if (!processMatches(p, options.filter)) continue;
+    if (!hasFaded(p, options)) {
+      rows.push(toProcessRow(p));
+      continue;
+    }
+    const key = `exited:${p.exe ?? p.name}`;
+    let fold = folds.get(key);
+    if (!fold) {
+      fold = { key, pid: null, user: p.user, name: p.name, cmdline: '', exited: true, folded: 0, sentBytes: 0, receivedBytes: 0, sentRate: 0, receivedRate: 0 };
+      folds.set(key, fold);
+      rows.push(fold);
+    }
+    if (fold.user !== p.user) fold.user = null;
+    fold.folded++;
+    fold.sentBytes += p.sentBytes;
+    fold.receivedBytes += p.receivedBytes;
+    fold.sentRate += p.sentRate;
+    fold.receivedRate += p.receivedRate;
+  }
+  return sortRows(rows, options, (x, y) => comparePid(x.pid, y.pid) || x.name.localeCompare(y.name) || x.key.localeCompare(y.key));
 }
 
 /** Processes of one program summed: grouped by executable when known, else by name. */
