@@ -8,6 +8,8 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { parseArgs } from 'node:util';
 import { readKernelCounters } from '../capture/kernel-counters.js';
+import { checkCapturePrivileges } from '../capture/privilege.js';
+import { describeOwnerSources } from '../attribute/owner-sources.js';
 import { hourStart } from '../history/calendar.js';
 import { loadConfig, type HistoryConfig } from '../history/config.js';
 import { closeHistory, describeSqliteError, openHistoryForWriting, type HistoryDb } from '../history/database.js';
@@ -56,6 +58,7 @@ export async function runDaemon(argv: string[], io: CommandIo): Promise<number> 
   if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
   const flushMs = (parseDuration('flush-interval', values['flush-interval']) ?? 60) * 1000;
   const captureConfig = liveCaptureOptions(values);
+  checkCapturePrivileges(captureConfig.interfaces); // before anything is created: no database, no directory
   const context = { uid: process.getuid?.() ?? -1, env: process.env, home: homedir() };
   const config = values.config !== undefined ? loadConfig(values.config, true) : loadConfig(defaultConfigPath(context, existsSync), false);
   const path = values.db ?? defaultDatabasePath(context);
@@ -78,7 +81,7 @@ export async function runDaemon(argv: string[], io: CommandIo): Promise<number> 
   const keeper = new HistoryKeeper(db, path, recorder, config, devices, log);
   await keeper.flush(); // the kernel counters' starting point is stored at once
   keeper.rollUpIfDue();
-  log(`recording ${devices.join(', ')} into ${path} every ${flushMs / 1000}s`);
+  log(`recording ${devices.join(', ')} into ${path} every ${flushMs / 1000}s; owners from ${describeOwnerSources(attribution.connectEventsUnavailable)}`);
 
   const pump = (async () => {
     for await (const batch of source.batches()) meter.ingest(batch);
