@@ -81,7 +81,6 @@ export async function runDaemon(argv: string[], io: CommandIo): Promise<number> 
   const keeper = new HistoryKeeper(db, path, recorder, config, devices, log);
   await keeper.flush(); // the kernel counters' starting point is stored at once
   keeper.rollUpIfDue();
-  log(`recording ${devices.join(', ')} into ${path} every ${flushMs / 1000}s; owners from ${describeOwnerSources(attribution.connectEventsUnavailable)}`);
 
   const pump = (async () => {
     for await (const batch of source.batches()) meter.ingest(batch);
@@ -90,6 +89,8 @@ export async function runDaemon(argv: string[], io: CommandIo): Promise<number> 
   const stopped = new Promise<void>((resolve) => (stop = resolve));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  // Said once SIGTERM is handled: a supervisor that stops the daemon on seeing it loses nothing.
+  log(`recording ${devices.join(', ')} into ${path} every ${flushMs / 1000}s; owners from ${describeOwnerSources(attribution.connectEventsUnavailable)}`);
   pump.then(stop, stop);
 
   // Flushes fall on whole intervals of the clock (hh:mm:00 for a minute), so each minute row
