@@ -17,6 +17,7 @@ import { HistoryRecorder } from '../src/history/recorder.js';
 import { DEFAULT_CONFIG } from '../src/history/config.js';
 import { buildHistoryReport, OPEN_END } from '../src/history/report-document.js';
 import type { Dimension } from '../src/history/queries.js';
+import { renderHistoryTable } from '../src/history/report-format.js';
 import type { UsageTotal } from '../src/history/usage-key.js';
 import { tempDir } from './support/live-harness.js';
 
@@ -102,4 +103,5 @@ test('report: a program recorded without its path joins the only path it has in 
 test('report: with two paths for a name nothing says which, so the pathless row stays apart', () => {
   const report = reportOf([total('python3', '/usr/bin/python3', 'root', 1000), total('python3', '/opt/py/bin/python3', 'root', 800), total('python3', '', 'root', 5)], 'app');
   assert.deepEqual(report.rows.map((r) => [r.exe, r.receivedBytes]), [['/usr/bin/python3', 1000], ['/opt/py/bin/python3', 800], [null, 5]]);
+  assert.match(renderHistoryTable(report, { graph: false, width: 100 }), /^python3 +\(not read\) +5 B /m);
 });

@@ -5,6 +5,7 @@ import { formatBytes } from '../present/units.js';
 import type { BillingSummary, CostBasis, HistoryReport, ReportRow } from './report-document.js';
 import type { Dimension } from './queries.js';
 import { drawBar, graphLegend } from './usage-graph.js';
+import { UNKNOWN_APP } from './usage-key.js';
 
 export interface TableOptions {
   graph: boolean;
@@ -33,7 +34,8 @@ const BY_TEXT: Record<Dimension, string> = {
 function labels(row: ReportRow, by: Dimension): string[] {
   switch (by) {
     case 'app':
-      return [row.app ?? '', shorten(row.exe ?? '', 48)];
+      // A path netmeter could not read (owner-joins.ts says when and why) is said to be so.
+      return [row.app ?? '', shorten(row.exe ?? (row.app === UNKNOWN_APP ? '' : '(not read)'), 48)];
     case 'user':
       return [row.user ?? '(unknown)'];
     case 'interface':
