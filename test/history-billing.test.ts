@@ -62,7 +62,7 @@ test('only lo recorded, default config: COST and billing both leave lo out, and 
     assert.equal(doc.totals.cost, 0);
     assert.equal(doc.billing!.usedBytes, 0);
     assert.equal(doc.billing!.cost, 0, 'the table and the billing block agree');
-    const hint = `lo is left out by default; to bill it, set "interfaces": ["lo"] in ${join(tmp.dir, 'config.json')}`;
+    const hint = `lo is left out by default; to bill it, set the history setting "interfaces": ["lo"] in ${join(tmp.dir, 'config.json')}`;
     assert.deepEqual(doc.costBasis, { source: 'capture', interfaces: [], note: hint });
     assert.equal(doc.billing!.note, hint);
 
@@ -106,7 +106,7 @@ test('eth0 and lo: COST prices eth0 only, per application; billing prices all of
     assert.deepEqual(doc.costBasis!.interfaces, ['eth0']);
     assert.deepEqual(doc.billing!.interfaces, ['eth0']);
     assert.equal(doc.billing!.cost, 0.12);
-    assert.match(doc.costBasis!.note!, /^lo is left out by default; to bill it, set "interfaces": \["eth0","lo"\] in /);
+    assert.match(doc.costBasis!.note!, /^lo is left out by default; to bill it, set the history setting "interfaces": \["eth0","lo"\] in /);
     const text = await report(tmp.dir, true, config, false);
     assert.ok(text.includes("COST: each row's captured traffic on eth0 at 1.00 EUR per GB.\n"), text);
     assert.ok(text.includes('(day 5 of 31; kernel counters of eth0, all traffic):\n'), text);

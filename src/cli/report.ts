@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { addDays, addMonths, dayStart, formatDay, formatMonth, monthStart, parseDateTime, parseDay, parseMonth } from '../history/calendar.js';
-import { loadConfig } from '../history/config.js';
+import { loadConfig } from '../config/config-file.js';
 import { closeHistory, openHistoryForReading, withSqliteErrors } from '../history/database.js';
 import { defaultConfigPath, reportDatabasePath } from '../history/paths.js';
 import { DIMENSIONS, type Dimension } from '../history/queries.js';
@@ -67,7 +67,7 @@ export async function runReport(argv: string[], io: CommandIo): Promise<number> 
 
   const context = { uid: process.getuid?.() ?? -1, env: process.env, home: homedir() };
   const configPath = values.config ?? defaultConfigPath(context, existsSync);
-  const config = loadConfig(configPath, values.config !== undefined);
+  const config = loadConfig(configPath, values.config !== undefined).history;
   const path = values.db ?? reportDatabasePath(context, existsSync);
   const db = openHistoryForReading(path);
   try {

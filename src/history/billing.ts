@@ -90,7 +90,7 @@ export function leftOutText(config: HistoryConfig, recorded: readonly string[], 
   if (leftOut.length === 0) return undefined;
   const names = leftOut.join(', ');
   const verb = leftOut.length === 1 ? 'is' : 'are';
-  if (config.interfaces) return `${names} ${verb} not billed: not in "interfaces" of ${configPath}; add ${leftOut.length === 1 ? 'it' : 'them'} there to bill ${leftOut.length === 1 ? 'it' : 'them'}`;
+  if (config.interfaces) return `${names} ${verb} not billed: not in the history setting "interfaces" of ${configPath}; add ${leftOut.length === 1 ? 'it' : 'them'} there to bill ${leftOut.length === 1 ? 'it' : 'them'}`;
   const billed = JSON.stringify([...new Set(recorded)].sort());
-  return `${names} ${verb} left out by default; to bill ${leftOut.length === 1 ? 'it' : 'them'}, set "interfaces": ${billed} in ${configPath}`;
+  return `${names} ${verb} left out by default; to bill ${leftOut.length === 1 ? 'it' : 'them'}, set the history setting "interfaces": ${billed} in ${configPath}`;
 }

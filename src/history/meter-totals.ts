@@ -8,7 +8,7 @@
 // key of its owner *at that flush*; what was credited stays where it was.
 
 import type { ConnectionRecord, RetiredTraffic } from '../account/meter.js';
-import { processKey } from '../account/meter.js';
+import { retiredKey } from '../account/meter.js';
 import type { Traffic } from '../account/counters.js';
 import { addCounts, usageKeyOf, usageKeyText, zeroCounts, type UsageCounts, type UsageTotal, type UsageSource, type UserNameOf } from './usage-key.js';
 import { UserNames } from '../attribute/proc/user-names.js';
@@ -43,9 +43,6 @@ const minus = (a: UsageCounts, b: UsageCounts): UsageCounts => ({
   sentPackets: a.sentPackets - b.sentPackets,
   receivedPackets: a.receivedPackets - b.receivedPackets,
 });
-
-/** The meter's key for a retired entry (as Meter.retire makes it). */
-const retiredKey = (record: ConnectionRecord) => `${record.owner ? processKey(record.owner) : ''}|${record.interfaceName}`;
 
 export class MeterTotals implements UsageSource {
   private readonly cumulative = new Map<string, UsageTotal>();
@@ -97,7 +94,7 @@ export class MeterTotals implements UsageSource {
       this.credited.delete(record);
       const final = countsOf(record);
       this.credit(record, minus(final, credited));
-      const key = retiredKey(record);
+      const key = retiredKey(record.owner, record.interfaceName);
       const growth = knownGrowth.get(key) ?? zeroCounts();
       addCounts(growth, final);
       knownGrowth.set(key, growth);

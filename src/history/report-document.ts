@@ -126,7 +126,7 @@ export function buildHistoryReport(db: HistoryDb, database: string, request: Rep
     totals,
     interfaces: queryInterfaces(db, range, request.filter.interface).map((i) => ({ ...i, totalBytes: i.rxBytes + i.txBytes })),
   };
-  const configPath = request.configPath ?? config.path ?? 'the config file';
+  const configPath = request.configPath ?? 'the config file';
   if (price !== undefined) report.costBasis = costBasis(db, range, request.filter, config, configPath);
   if (hasBilling(config)) report.billing = billingSummary(db, config, request.now, configPath);
   return report;
