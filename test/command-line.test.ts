@@ -125,6 +125,7 @@ test('netmeter completion: a bash script that completes commands, options and th
   assert.deepEqual(complete(script, ['replay', '--so']), ['--sockets', '--sort']);
   assert.deepEqual(complete(script, ['replay', '--sort', '']), ['received', 'sent', 'total']);
   assert.deepEqual(complete(script, ['report', '--by', 'u']), ['user']);
+  assert.deepEqual(complete(script, ['report', '--month', '--gr']), ['--graph'], '--month may stand alone');
   assert.deepEqual(complete(script, ['report', '-i', 'l']), ['lo']);
   assert.deepEqual(complete(script, ['replay', 'fixtures/pcap/loopback-mix']).length > 0, true, 'a capture file name');
   assert.ok(!complete(script, ['report', '--']).includes('--now'), 'hidden options are not offered');

@@ -38,7 +38,8 @@ function spellings(option: OptionSpec): string[] {
 function valueArms(command: CommandSpec): string[] {
   const arms: string[] = [];
   for (const option of command.options) {
-    if (option.hidden || option.type !== 'string') continue;
+    // A value that may be left out ([YYYY-MM]): what follows may as well be another option.
+    if (option.hidden || option.type !== 'string' || option.value?.startsWith('[')) continue;
     const pattern = spellings(option).map((s) => `${command.name || 'netmeter'}:${s}`).join('|');
     const c = option.complete;
     const action =
