@@ -114,7 +114,7 @@ function kernelEventsSkipReason(): string | undefined {
   return undefined;
 }
 
-test("daemon with exactly the systemd unit's capabilities: the kernel's socket events load", { skip: skip || kernelEventsSkipReason() || false, timeout: 60_000 }, async () => {
+test("daemon with exactly the systemd unit's capabilities: the kernel's socket events load", { skip: skip || kernelEventsSkipReason() || false, timeout: 60_000 }, async (t) => {
   const caps = unitCapabilities();
   for (const needed of ['net_raw', 'net_admin', 'sys_ptrace', 'dac_read_search', 'bpf', 'perfmon']) assert.ok(caps.includes(needed), `the unit grants ${needed}`);
   // systemd mounts tracefs at boot (sys-kernel-tracing.mount); do what it does, as full root,
@@ -122,9 +122,13 @@ test("daemon with exactly the systemd unit's capabilities: the kernel's socket e
   if (!existsSync('/sys/kernel/tracing/events') && !existsSync('/sys/kernel/debug/tracing/events')) {
     spawnSync('mount', ['-t', 'tracefs', 'tracefs', '/sys/kernel/tracing']);
   }
-  // With full root first: if the events cannot load here at all, the unit is not to blame.
+  // With full root first: if the events cannot load here at all (a container without BPF),
+  // the unit is not to blame, and there is nothing to compare with.
   const full = await recordingLine([]);
-  assert.match(full, /owners from \/proc and kernel events/, `even as full root the kernel events did not load here: ${full}`);
+  if (!full.includes('owners from /proc and kernel events')) {
+    t.skip(`the kernel events do not load here even as full root: ${full}`);
+    return;
+  }
   // Root limited to the unit's bounding set, as systemd starts it (nothing inheritable).
   const set = ['-all', ...caps.map((c) => `+${c}`)].join(',');
   const line = await recordingLine(['--inh-caps=-all', `--bounding-set=${set}`]);
