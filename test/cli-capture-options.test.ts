@@ -40,7 +40,7 @@ for (const command of ['live', 'record', 'daemon']) {
         const result = await runCli([...args, '-i', 'lo', ...bad]);
         assert.equal(result.code, 2, result.stderr);
         assert.equal(result.stdout, '');
-        assert.equal(result.stderr, `${line}\nTry 'netmeter --help'.\n`);
+        assert.equal(result.stderr, `${line}\nTry 'netmeter ${command} --help'.\n`);
         assert.equal(existsSync(file), false, `${file} was created`);
       }
     } finally {

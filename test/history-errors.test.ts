@@ -33,7 +33,7 @@ function assertOneLineError(result: CliResult, code: 1 | 2, message: RegExp): vo
   assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
   assert.doesNotMatch(result.stderr, /--debug|unexpected/, 'an expected error, not a bug report');
   const lines = result.stderr.trimEnd().split('\n');
-  if (code === 2) assert.deepEqual(lines.slice(1), ["Try 'netmeter --help'."]);
+  if (code === 2) assert.deepEqual(lines.slice(1), ["Try 'netmeter report --help'."]);
   else assert.equal(lines.length, 1, `one line: ${result.stderr}`);
   assert.match(lines[0]!, /^netmeter: /);
   assert.match(lines[0]!, message);
@@ -122,12 +122,13 @@ test('daemon: a database path that cannot be written', async () => {
   }
 });
 
-test('daemon as an unprivileged user: a root-owned directory cannot be written', { skip: isRoot ? false : 'needs root to run the daemon as nobody' }, async () => {
+test('daemon as an unprivileged user: the missing privileges are said before the root-owned directory', { skip: isRoot ? false : 'needs root to run the daemon as nobody' }, async () => {
   const tmp = tempDir('history-errors');
   try {
     chmodSync(tmp.dir, 0o755);
     const result = await runAs(NOBODY, ['daemon', '--db', join(tmp.dir, 'netmeter.db'), '-i', 'lo']);
-    assertOneLineError(result, 1, /cannot write the history database .*netmeter\.db \(SQLITE_CANTOPEN: .*\): run as root .* or choose a writable place with --db/);
+    // The privileges first (test/daemon-privileges.test.ts): nothing is created without them.
+    assertOneLineError(result, 1, /capturing on lo needs privileges: run with sudo/);
   } finally {
     tmp.remove();
   }

@@ -44,7 +44,7 @@ const byApp = (totals: UsageTotal[]) => Object.fromEntries(totals.map((t) => [`$
 
 test('live records and retired traffic are summed per application, user and interface', () => {
   const meter = new FakeMeter();
-  const totals = new MeterTotals(meter);
+  const totals = new MeterTotals(meter, { userName: () => undefined }); // a uid without a name, whatever this host's passwd says
   const a = meter.open(firefox);
   const b = meter.open(firefox, 'wlan0');
   const c = meter.open(curl);

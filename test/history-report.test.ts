@@ -147,7 +147,7 @@ test('cost per row, and billing: cost so far, quota used and left, projection', 
   assert.equal(b.projectedOverQuota, true);
   const text = renderHistoryTable(report, { graph: false, width: 100 });
   assert.match(text, /COST/);
-  assert.match(text, /Billing period 2026-03-01 to 2026-03-31 \(day 11 of 31; kernel counters of eth0\):/);
+  assert.match(text, /Billing period 2026-03-01 to 2026-03-31 \(day 11 of 31; kernel counters of eth0, all traffic\):/);
   assert.match(text, /used {7}23\.8 MiB, cost so far 0\.25 EUR/);
   assert.match(text, /quota {6}47\.7 MiB: 50\.0% used, 23\.8 MiB left/);
   assert.match(text, /projected {2}73\.9 MiB by the end of the period, 0\.78 EUR \(over the quota\)/);

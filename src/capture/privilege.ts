@@ -41,3 +41,13 @@ export function hasCapturePrivilege(statusPath = '/proc/self/status'): boolean {
   }
   return statusGrantsCapture(status);
 }
+
+/**
+ * What a capturing command calls before it creates anything (the daemon's database and its
+ * directory): a PrivilegeError when this process cannot capture. By the effective
+ * capabilities, so a node given them with setcap, or a root service limited by systemd's
+ * CapabilityBoundingSet, passes, and root without CAP_NET_RAW does not.
+ */
+export function checkCapturePrivileges(interfaces: readonly string[], statusPath?: string): void {
+  if (!hasCapturePrivilege(statusPath)) throw new PrivilegeError(interfaces.length > 0 ? interfaces.join(', ') : 'the network interfaces');
+}

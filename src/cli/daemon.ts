@@ -7,6 +7,8 @@ import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { parseArgs } from 'node:util';
+import { checkCapturePrivileges } from '../capture/privilege.js';
+import { describeOwnerSources } from '../attribute/owner-sources.js';
 import { hourStart } from '../history/calendar.js';
 import type { HistoryConfig } from '../history/config.js';
 import { loadConfig } from '../config/config-file.js';
@@ -56,6 +58,7 @@ export async function runDaemon(argv: string[], io: CommandIo): Promise<number> 
   if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
   const flushMs = (parseDuration('flush-interval', values['flush-interval']) ?? 60) * 1000;
   const captureConfig = liveCaptureOptions(values);
+  checkCapturePrivileges(captureConfig.interfaces); // before anything is created: no database, no directory
   const context = { uid: process.getuid?.() ?? -1, env: process.env, home: homedir() };
   const readConfig = () => (values.config !== undefined ? loadConfig(values.config, true) : loadConfig(defaultConfigPath(context, existsSync), false));
   let config = readConfig();
@@ -82,7 +85,6 @@ export async function runDaemon(argv: string[], io: CommandIo): Promise<number> 
   const keeper = new HistoryKeeper(db, path, recorder, () => config.history, log);
   keeper.flush(session.kernelReadings()); // the kernel counters' starting point is stored at once
   keeper.rollUpIfDue(clock.now());
-  log(`recording ${session.devices.join(', ') || 'each interface as it comes up'} into ${path} every ${flushMs / 1000}s`);
 
   // A flush when the wall clock enters a new interval (hh:mm:00 for a minute), so each
   // minute row holds that minute. A clock stepped back or forward only moves which row the
@@ -109,6 +111,9 @@ export async function runDaemon(argv: string[], io: CommandIo): Promise<number> 
   process.on('SIGHUP', reload);
 
   const control = stopControl(session);
+  // Said once SIGTERM and SIGHUP are handled: a supervisor that signals on seeing it loses nothing.
+  const owners = describeOwnerSources(session.attribution.connectEventsUnavailable);
+  log(`recording ${session.devices.join(', ') || 'each interface as it comes up'} into ${path} every ${flushMs / 1000}s; owners from ${owners}`);
   await control.stopped;
   process.off('SIGHUP', reload);
   // Every packet the capture delivered is in the meter once it stops: the last flush writes it all.

@@ -4,29 +4,16 @@
 
 import { UsageError } from './usage-error.js';
 import { NetmeterError } from '../errors.js';
-
-const HELP = `Usage: netmeter [command] [options]
-
-Commands:
-  (none)             live view of which programs use the network (netmeter live --help)
-  replay FILE        account a pcap/pcapng capture (netmeter replay --help)
-  record -o FILE     capture to pcapng with socket ownership (netmeter record --help)
-  snapshot           write socket ownership as JSON, for replay --sockets
-  daemon             record usage history for reports (netmeter daemon --help)
-  report             usage history by application, day, month; cost (netmeter report --help)
-
-Options:
-  --debug            show the full error when something fails
-  -h, --help         this help
-`;
+import { usageErrorOf } from './command-line.js';
+import { netmeterVersion, renderMainHelp } from './main-command.js';
 
 export async function main(argv: string[]): Promise<number> {
   const debug = argv.includes('--debug');
   const args = argv.filter((a) => a !== '--debug');
   const io = { stdout: process.stdout, stderr: process.stderr };
+  const [command, ...rest] = args;
   // Each command's module is loaded when it runs: a replay need not load Ink or SQLite.
   try {
-    const [command, ...rest] = args;
     switch (command) {
       case 'replay':
         return await (await import('./replay.js')).runReplay(rest, io);
@@ -40,10 +27,15 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./report.js')).runReport(rest, io);
       case 'live':
         return await startLive(rest, io);
+      case 'completion':
+        return await (await import('./completion.js')).runCompletion(rest, io);
       case '-h':
       case '--help':
       case 'help':
-        process.stdout.write(HELP);
+        process.stdout.write(renderMainHelp());
+        return 0;
+      case '--version':
+        process.stdout.write(`netmeter ${netmeterVersion()}\n`);
         return 0;
       default:
         // Options without a command, or nothing at all: the live view, like `sudo nethogs`.
@@ -51,7 +43,7 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(`unknown command '${command}'`);
     }
   } catch (error) {
-    return reportError(error, debug);
+    return reportError(error, debug, commandName(command));
   }
 }
 
@@ -71,12 +63,19 @@ async function startLive(args: string[], io: { stdout: NodeJS.WriteStream; stder
   return runLive(args, { ...io, isTTY });
 }
 
-function reportError(error: unknown, debug: boolean): number {
+/** The command that ran, as its --help is asked for: '' for netmeter itself. */
+function commandName(command: string | undefined): string {
+  if (command === undefined || command.startsWith('-')) return 'live';
+  return ['replay', 'snapshot', 'record', 'daemon', 'report', 'live', 'completion'].includes(command) ? command : '';
+}
+
+function reportError(error: unknown, debug: boolean, command: string): number {
   if (debug) process.stderr.write(`${(error as Error)?.stack ?? String(error)}\n`);
-  // parseArgs throws TypeErrors with codes ERR_PARSE_ARGS_*: they are usage errors too.
-  const code = (error as NodeJS.ErrnoException)?.code ?? '';
-  if (error instanceof UsageError || code.startsWith('ERR_PARSE_ARGS')) {
-    process.stderr.write(`netmeter: ${(error as Error).message}\nTry 'netmeter --help'.\n`);
+  // parseArgs throws TypeErrors with codes ERR_PARSE_ARGS_*: usage errors in Node's words.
+  const usage = error instanceof UsageError ? error : usageErrorOf(error, command);
+  if (usage) {
+    const which = usage.command ?? command;
+    process.stderr.write(`netmeter: ${usage.message}\nTry 'netmeter ${which ? `${which} ` : ''}--help'.\n`);
     return 2;
   }
   // An expected error's message is the whole story; anything else is a bug worth a report.

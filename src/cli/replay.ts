@@ -1,7 +1,6 @@
 // `netmeter replay FILE`: a capture file through the same pipeline as live capture, with
 // owners from a socket snapshot (--sockets, --proc-root) and local networks from --local.
 
-import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { Meter } from '../account/meter.js';
 import type { Attribution } from '../account/attribution.js';
@@ -18,19 +17,27 @@ import { writeReportJson } from '../present/report-json.js';
 import { renderUsageTable } from '../present/usage-table.js';
 import { parseCidrList, parsePositiveInteger, parseSortKey } from './options.js';
 import { UsageError } from './usage-error.js';
+import { HELP_OPTION, parseCommandLine, renderHelp, type CommandSpec } from './command-line.js';
 import type { Cidr } from '../decode/address.js';
 
-export const REPLAY_HELP = `Usage: netmeter replay FILE [options]
+export const REPLAY_COMMAND = {
+  name: 'replay',
+  synopsis: 'replay FILE [options]',
+  summary: 'account a pcap/pcapng capture',
+  description: "Replays a pcap or pcapng capture through netmeter's accounting.",
+  operands: 'file',
+  options: [
+    { name: 'sockets', type: 'string', value: 'FILE', complete: 'file', help: 'socket snapshot (JSON) that says which process owned each socket' },
+    { name: 'proc-root', type: 'string', value: 'DIR', complete: 'directory', help: 'a /proc snapshot directory to read the socket tables and owners from' },
+    { name: 'local', type: 'string', value: 'CIDRS', help: "addresses that are this host's, e.g. 198.18.0.0/15,fd00::/8" },
+    { name: 'json', type: 'boolean', help: 'print the JSON document (version 1) instead of a table' },
+    { name: 'sort', type: 'string', value: 'KEY', complete: ['sent', 'received', 'total'], help: 'sent, received or total (default total)' },
+    { name: 'top', type: 'string', value: 'N', help: 'only the N largest rows' },
+    HELP_OPTION,
+  ],
+} as const satisfies CommandSpec;
 
-Replays a pcap or pcapng capture through netmeter's accounting.
-
-  --sockets FILE      socket snapshot (JSON) that says which process owned each socket
-  --proc-root DIR     a /proc snapshot directory to read the socket tables and owners from
-  --local CIDRS       addresses that are this host's, e.g. 198.18.0.0/15,fd00::/8
-  --json              print the JSON document (version 1) instead of a table
-  --sort KEY          sent, received or total (default total)
-  --top N             only the N largest rows
-`;
+export const REPLAY_HELP = renderHelp(REPLAY_COMMAND);
 
 export interface CommandIo {
   stdout: NodeJS.WritableStream;
@@ -38,19 +45,7 @@ export interface CommandIo {
 }
 
 export async function runReplay(argv: string[], io: CommandIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      sockets: { type: 'string' },
-      'proc-root': { type: 'string' },
-      local: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      sort: { type: 'string' },
-      top: { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
+  const { values, positionals } = parseCommandLine(REPLAY_COMMAND, argv);
   if (values.help) {
     io.stdout.write(REPLAY_HELP);
     return 0;

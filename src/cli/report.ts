@@ -5,7 +5,6 @@
 
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { parseArgs } from 'node:util';
 import { addDays, addMonths, dayStart, formatDay, formatMonth, monthStart, parseDateTime, parseDay, parseMonth } from '../history/calendar.js';
 import { loadConfig } from '../config/config-file.js';
 import { closeHistory, openHistoryForReading, withSqliteErrors } from '../history/database.js';
@@ -16,53 +15,38 @@ import { renderHistoryCsv, renderHistoryTable } from '../history/report-format.j
 import { parsePositiveInteger } from './options.js';
 import type { CommandIo } from './replay.js';
 import { UsageError } from './usage-error.js';
+import { HELP_OPTION, parseCommandLine, renderHelp, type CommandSpec } from './command-line.js';
 
-export const REPORT_HELP = `Usage: netmeter report [options]
+export const REPORT_COMMAND = {
+  name: 'report',
+  synopsis: 'report [options]',
+  summary: 'usage history by application, day, month; cost',
+  description: 'Shows the recorded history (see netmeter daemon): today by application unless told otherwise.',
+  operands: 'none',
+  options: [
+    { group: 'Range (one of):', name: 'day', type: 'string', value: 'DATE', complete: ['today', 'yesterday'], help: 'one day: YYYY-MM-DD, today or yesterday' },
+    { name: 'month', type: 'string', value: '[YYYY-MM]', help: 'one month (default: this month)' },
+    { name: 'since', type: 'string', value: 'WHEN', help: "from WHEN: YYYY-MM-DD, 'YYYY-MM-DD HH:MM', or an age like 7d or 12h" },
+    { name: 'until', type: 'string', value: 'WHEN', help: 'up to WHEN (a date alone includes that whole day)' },
+    { group: 'Rows:', name: 'by', type: 'string', value: 'KEY', complete: DIMENSIONS, help: 'app, user, interface, day, hour or month (default app; day with --graph)' },
+    { name: 'top', type: 'string', value: 'N', help: 'only the N largest rows' },
+    { name: 'app', type: 'string', value: 'NAME', help: 'only this application' },
+    { name: 'interface', short: 'i', type: 'string', value: 'IF', complete: 'interface', help: 'only traffic on IF' },
+    { group: 'Output:', name: 'graph', type: 'boolean', help: 'bars per day (per hour for a single day) in the terminal; alone: the last 30 days' },
+    { name: 'json', type: 'boolean', help: 'the report as one JSON document' },
+    { name: 'csv', type: 'boolean', help: 'the rows as CSV' },
+    { group: 'Files:', name: 'db', type: 'string', value: 'PATH', complete: 'file', help: 'the history database (default: yours, else /var/lib/netmeter/netmeter.db)' },
+    { name: 'config', type: 'string', value: 'PATH', complete: 'file', help: 'price, quota and billing day (default /etc/netmeter/config.json; see docs/history.md)' },
+    // For tests and for looking back: the moment taken as "now" (YYYY-MM-DD HH:MM[:SS] or @SECONDS).
+    { name: 'now', type: 'string', value: 'WHEN', hidden: true, help: 'the moment taken as now' },
+    HELP_OPTION,
+  ],
+} as const satisfies CommandSpec;
 
-Shows the recorded history (see netmeter daemon): today by application unless told otherwise.
-
-Range (one of):
-  --day DATE           one day: YYYY-MM-DD, today or yesterday
-  --month [YYYY-MM]    one month (default: this month)
-  --since WHEN         from WHEN: YYYY-MM-DD, 'YYYY-MM-DD HH:MM', or an age like 7d or 12h
-  --until WHEN         up to WHEN (a date alone includes that whole day)
-Rows:
-  --by KEY             app, user, interface, day, hour or month (default app; day with --graph)
-  --top N              only the N largest rows
-  --app NAME           only this application
-  -i, --interface IF   only traffic on IF
-Output:
-  --graph              bars per day (per hour for a single day) in the terminal; alone: the last 30 days
-  --json               the report as one JSON document
-  --csv                the rows as CSV
-Files:
-  --db PATH            the history database (default: yours, else /var/lib/netmeter/netmeter.db)
-  --config PATH        price, quota and billing day (default /etc/netmeter/config.json; see docs/history.md)
-`;
+export const REPORT_HELP = renderHelp(REPORT_COMMAND);
 
 export async function runReport(argv: string[], io: CommandIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: withOptionalMonth(argv),
-    allowPositionals: true,
-    options: {
-      db: { type: 'string' },
-      config: { type: 'string' },
-      day: { type: 'string' },
-      month: { type: 'string' },
-      since: { type: 'string' },
-      until: { type: 'string' },
-      by: { type: 'string' },
-      top: { type: 'string' },
-      app: { type: 'string' },
-      interface: { type: 'string', short: 'i' },
-      graph: { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false },
-      csv: { type: 'boolean', default: false },
-      // For tests and for looking back: the moment taken as "now" (YYYY-MM-DD HH:MM[:SS] or @SECONDS).
-      now: { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
+  const { values, positionals } = parseCommandLine(REPORT_COMMAND, withOptionalMonth(argv));
   if (values.help) {
     io.stdout.write(REPORT_HELP);
     return 0;
@@ -82,7 +66,8 @@ export async function runReport(argv: string[], io: CommandIo): Promise<number> 
   const by: Dimension = (values.by as Dimension | undefined) ?? (values.graph ? (range.until - range.since <= 25 * 3600 ? 'hour' : 'day') : 'app');
 
   const context = { uid: process.getuid?.() ?? -1, env: process.env, home: homedir() };
-  const config = (values.config !== undefined ? loadConfig(values.config, true) : loadConfig(defaultConfigPath(context, existsSync), false)).history;
+  const configPath = values.config ?? defaultConfigPath(context, existsSync);
+  const config = loadConfig(configPath, values.config !== undefined).history;
   const path = values.db ?? reportDatabasePath(context, existsSync);
   const db = openHistoryForReading(path);
   try {
@@ -93,6 +78,7 @@ export async function runReport(argv: string[], io: CommandIo): Promise<number> 
       ...(top !== undefined ? { top } : {}),
       now,
       config,
+      configPath,
     };
     const report = withSqliteErrors(path, 'read', () => buildHistoryReport(db, path, request));
     if (values.json) io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

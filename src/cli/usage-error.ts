@@ -4,4 +4,11 @@ import { NetmeterError } from '../errors.js';
 
 export class UsageError extends NetmeterError {
   override name = 'UsageError';
+  /** The command whose --help to point to ('' for netmeter itself); unknown when undefined. */
+  constructor(
+    message: string,
+    readonly command?: string,
+  ) {
+    super(message);
+  }
 }

@@ -65,7 +65,32 @@ export function computeBilling(config: HistoryConfig, usedBytes: number, now: nu
   return billing;
 }
 
+/** Not billed unless the config lists it: a provider never sees loopback traffic. */
+export const LOOPBACK = 'lo';
+
+/**
+ * Whether an interface is billed: the config's `interfaces` when given, else every one but
+ * loopback. The cost column and the billing period both go by it (queries.ts has its SQL twin).
+ */
+export function isBilledInterface(config: HistoryConfig, name: string): boolean {
+  return config.interfaces ? config.interfaces.includes(name) : name !== LOOPBACK;
+}
+
 /** Which interfaces' kernel counters are billed: the configured ones, else all but loopback. */
 export function billedInterfaces(config: HistoryConfig, recorded: string[]): string[] {
-  return config.interfaces ?? recorded.filter((name) => name !== 'lo');
+  return config.interfaces ?? recorded.filter((name) => isBilledInterface(config, name));
+}
+
+/**
+ * Why recorded interfaces are not billed and how to bill them, in one sentence; undefined
+ * when every recorded interface is billed. `configPath`: where the setting goes.
+ */
+export function leftOutText(config: HistoryConfig, recorded: readonly string[], configPath: string): string | undefined {
+  const leftOut = [...new Set(recorded)].filter((name) => !isBilledInterface(config, name)).sort();
+  if (leftOut.length === 0) return undefined;
+  const names = leftOut.join(', ');
+  const verb = leftOut.length === 1 ? 'is' : 'are';
+  if (config.interfaces) return `${names} ${verb} not billed: not in the history setting "interfaces" of ${configPath}; add ${leftOut.length === 1 ? 'it' : 'them'} there to bill ${leftOut.length === 1 ? 'it' : 'them'}`;
+  const billed = JSON.stringify([...new Set(recorded)].sort());
+  return `${names} ${verb} left out by default; to bill ${leftOut.length === 1 ? 'it' : 'them'}, set the history setting "interfaces": ${billed} in ${configPath}`;
 }

@@ -10,7 +10,8 @@
 import type { ConnectionRecord, RetiredTraffic } from '../account/meter.js';
 import { retiredKey } from '../account/meter.js';
 import type { Traffic } from '../account/counters.js';
-import { addCounts, usageKeyOf, usageKeyText, zeroCounts, type UsageCounts, type UsageTotal, type UsageSource } from './usage-key.js';
+import { addCounts, usageKeyOf, usageKeyText, zeroCounts, type UsageCounts, type UsageTotal, type UsageSource, type UserNameOf } from './usage-key.js';
+import { UserNames } from '../attribute/proc/user-names.js';
 
 /** What MeterTotals reads of a Meter. */
 export interface MeterView {
@@ -25,6 +26,8 @@ export interface MeterTotalsOptions {
    * for as long as the daemon runs.
    */
   drainRetired?: boolean;
+  /** uid → user name; default /etc/passwd's (UserNames), so "root" and "0" are one user. */
+  userName?: UserNameOf;
 }
 
 const countsOf = (t: Traffic): UsageCounts => ({
@@ -47,11 +50,19 @@ export class MeterTotals implements UsageSource {
   private readonly credited = new Map<ConnectionRecord, UsageCounts>();
   /** Each retired entry's traffic when last read (entries only grow). */
   private readonly retiredSeen = new Map<string, UsageCounts>();
+  private readonly userName: UserNameOf;
 
   constructor(
     private readonly meter: MeterView,
     private readonly options: MeterTotalsOptions = {},
-  ) {}
+  ) {
+    if (options.userName) {
+      this.userName = options.userName;
+    } else {
+      const users = new UserNames();
+      this.userName = (uid) => users.name(uid);
+    }
+  }
 
   totals(): UsageTotal[] {
     this.update();
@@ -59,7 +70,7 @@ export class MeterTotals implements UsageSource {
   }
 
   private credit(record: { owner: ConnectionRecord['owner']; interfaceName: string }, counts: UsageCounts): void {
-    const key = usageKeyOf(record.owner, record.interfaceName);
+    const key = usageKeyOf(record.owner, record.interfaceName, this.userName);
     const text = usageKeyText(key);
     let total = this.cumulative.get(text);
     if (!total) this.cumulative.set(text, (total = { ...key, ...zeroCounts() }));

@@ -4,6 +4,7 @@
 
 import type { HistoryDb } from './database.js';
 import type { UsageCounts } from './usage-key.js';
+import { LOOPBACK } from './billing.js';
 import { RESOLUTIONS } from './schema.js';
 
 export type Dimension = 'app' | 'user' | 'interface' | 'day' | 'hour' | 'month';
@@ -24,6 +25,8 @@ export interface UsageFilter {
 }
 
 export interface UsageRow extends UsageCounts {
+  /** Sent + received on the billed interfaces (billing.ts's isBilledInterface): what a price applies to. */
+  billedBytes: number;
   app?: string;
   exe?: string;
   user?: string;
@@ -56,17 +59,25 @@ const GROUPS: Record<Dimension, { select: string; group: string }> = {
 const unionOf = (table: 'usage' | 'kernel', columns: string) =>
   RESOLUTIONS.map((r) => `SELECT start, ${columns} FROM ${table}_${r} WHERE start >= @since AND start < @until`).join(' UNION ALL ');
 
-export function queryUsage(db: HistoryDb, range: TimeRange, by: Dimension, filter: UsageFilter = {}): UsageRow[] {
+/**
+ * `billed`: the config's list of billed interfaces, or undefined for the default (every
+ * interface but loopback) — the SQL twin of billing.ts's isBilledInterface.
+ */
+export function queryUsage(db: HistoryDb, range: TimeRange, by: Dimension, filter: UsageFilter = {}, billed?: readonly string[]): UsageRow[] {
   const { select, group } = GROUPS[by];
   const sql = `
     WITH u AS (${unionOf('usage', 'series, sent_bytes, received_bytes, sent_packets, received_packets')})
     SELECT ${select},
       SUM(u.sent_bytes) AS sentBytes, SUM(u.received_bytes) AS receivedBytes,
-      SUM(u.sent_packets) AS sentPackets, SUM(u.received_packets) AS receivedPackets
+      SUM(u.sent_packets) AS sentPackets, SUM(u.received_packets) AS receivedPackets,
+      SUM(CASE WHEN (@billed IS NULL AND s.interface <> '${LOOPBACK}') OR s.interface IN (SELECT value FROM json_each(@billed))
+          THEN u.sent_bytes + u.received_bytes ELSE 0 END) AS billedBytes
     FROM u JOIN series s ON s.id = u.series
     WHERE (@app IS NULL OR s.app = @app) AND (@interface IS NULL OR s.interface = @interface)
     GROUP BY ${group}`;
-  return db.prepare<UsageRow>(sql).all({ ...range, app: filter.app ?? null, interface: filter.interface ?? null });
+  return db
+    .prepare<UsageRow>(sql)
+    .all({ ...range, app: filter.app ?? null, interface: filter.interface ?? null, billed: billed === undefined ? null : JSON.stringify(billed) });
 }
 
 /** The kernel's counters per interface over the range. */

@@ -5,9 +5,16 @@
 import type { HistoryDb } from './database.js';
 import { addDays, addHours, addMonths, dayStart, formatDay, formatHour, formatLocal, formatMonth, hourStart, monthStart } from './calendar.js';
 import { queryInterfaces, queryUsage, type Dimension, type InterfaceRow, type TimeRange, type UsageFilter, type UsageRow } from './queries.js';
-import { billedInterfaces, computeBilling, costOf, hasBilling, type Billing } from './billing.js';
+import { billedInterfaces, computeBilling, costOf, hasBilling, isBilledInterface, leftOutText, type Billing } from './billing.js';
 import type { HistoryConfig } from './config.js';
-import { addCounts, zeroCounts, type UsageCounts } from './usage-key.js';
+import { addCounts, zeroCounts, type UsageCounts, type UserNameOf } from './usage-key.js';
+import { joinNumericUsers, joinPathlessPrograms } from './owner-joins.js';
+import { UserNames } from '../attribute/proc/user-names.js';
+
+function systemUserName(): UserNameOf {
+  const users = new UserNames();
+  return (uid) => users.name(uid);
+}
 
 export interface ReportRequest {
   range: TimeRange & { label: string };
@@ -18,6 +25,10 @@ export interface ReportRequest {
   /** Seconds since the epoch: "today", the billing period and the graph's last bar. */
   now: number;
   config: HistoryConfig;
+  /** Where the config is (or would be) read: the place a note tells to change. */
+  configPath?: string;
+  /** uid → user name, for users recorded by uid; default /etc/passwd's. */
+  userName?: UserNameOf;
 }
 
 export interface ReportRow extends UsageCounts {
@@ -29,7 +40,18 @@ export interface ReportRow extends UsageCounts {
   hour?: string;
   month?: string;
   totalBytes: number;
+  /** With a price: the bytes of totalBytes on billed interfaces, which `cost` prices. */
+  billedBytes?: number;
   cost?: number;
+}
+
+/** What the cost column prices: each row's captured bytes on these interfaces. */
+export interface CostBasis {
+  source: 'capture';
+  /** The billed interfaces the range's traffic was captured on. */
+  interfaces: string[];
+  /** Interfaces with traffic in the range that are not billed, why, and how to bill them. */
+  note?: string;
 }
 
 export interface BillingSummary extends Omit<Billing, 'periodStart' | 'periodEnd'> {
@@ -39,6 +61,8 @@ export interface BillingSummary extends Omit<Billing, 'periodStart' | 'periodEnd
   /** What the bytes are: the kernel's counters of the billed interfaces, or — when none were recorded — the captured traffic on them. */
   source: 'kernel' | 'capture';
   interfaces: string[];
+  /** Interfaces recorded in the period that are not billed, why, and how to bill them. */
+  note?: string;
 }
 
 export interface HistoryReport {
@@ -49,7 +73,9 @@ export interface HistoryReport {
   rows: ReportRow[];
   /** Rows left out by --top. */
   omittedRows: number;
-  totals: UsageCounts & { totalBytes: number; cost?: number };
+  totals: UsageCounts & { totalBytes: number; billedBytes?: number; cost?: number };
+  /** With a price: what the cost column prices. */
+  costBasis?: CostBasis;
   /** The kernel's counters over the range, per interface. */
   interfaces: Array<InterfaceRow & { totalBytes: number }>;
   billing?: BillingSummary;
@@ -64,11 +90,17 @@ export const OPEN_END = 2 ** 42;
 export function buildHistoryReport(db: HistoryDb, database: string, request: ReportRequest): HistoryReport {
   const { range, by, config } = request;
   const price = config.pricePerGB;
-  let rows = queryUsage(db, range, by, request.filter).map((r) => toReportRow(r, by, price));
+  let found = queryUsage(db, range, by, request.filter, config.interfaces);
+  if (by === 'app') found = joinPathlessPrograms(found);
+  if (by === 'user') found = joinNumericUsers(found, request.userName ?? systemUserName());
+  let rows = found.map((r) => toReportRow(r, by, price));
   const totals = { ...zeroCounts(), totalBytes: 0 } as HistoryReport['totals'];
   for (const row of rows) addCounts(totals, row);
   totals.totalBytes = totals.sentBytes + totals.receivedBytes;
-  if (price !== undefined) totals.cost = costOf(totals.totalBytes, price);
+  if (price !== undefined) {
+    totals.billedBytes = rows.reduce((sum, r) => sum + (r.billedBytes ?? 0), 0);
+    totals.cost = costOf(totals.billedBytes, price);
+  }
 
   if (TIME_DIMENSIONS.has(by)) rows = fillPeriods(rows, by, range, request.now, price);
   let omittedRows = 0;
@@ -94,7 +126,9 @@ export function buildHistoryReport(db: HistoryDb, database: string, request: Rep
     totals,
     interfaces: queryInterfaces(db, range, request.filter.interface).map((i) => ({ ...i, totalBytes: i.rxBytes + i.txBytes })),
   };
-  if (hasBilling(config)) report.billing = billingSummary(db, config, request.now);
+  const configPath = request.configPath ?? 'the config file';
+  if (price !== undefined) report.costBasis = costBasis(db, range, request.filter, config, configPath);
+  if (hasBilling(config)) report.billing = billingSummary(db, config, request.now, configPath);
   return report;
 }
 
@@ -112,7 +146,10 @@ function toReportRow(row: UsageRow, by: Dimension, price: number | undefined): R
         return { ...periodLabel(by, row.start!), ...out };
     }
   })();
-  if (price !== undefined) withLabel.cost = costOf(withLabel.totalBytes, price);
+  if (price !== undefined) {
+    withLabel.billedBytes = row.billedBytes;
+    withLabel.cost = costOf(row.billedBytes, price);
+  }
   return withLabel;
 }
 
@@ -145,6 +182,7 @@ function fillPeriods(rows: ReportRow[], by: Dimension, range: TimeRange, now: nu
     }
     addCounts(same, row);
     same.totalBytes += row.totalBytes;
+    if (same.billedBytes !== undefined && row.billedBytes !== undefined) same.billedBytes += row.billedBytes;
     if (same.cost !== undefined && row.cost !== undefined) same.cost += row.cost;
   }
   const labels = [...found.keys()].sort();
@@ -155,7 +193,7 @@ function fillPeriods(rows: ReportRow[], by: Dimension, range: TimeRange, now: nu
   for (let t = from; t <= to && filled.length < MAX_FILLED_ROWS; t = next(t)) {
     const label = periodLabel(by, t);
     const existing = found.get(label.day ?? label.hour ?? label.month!);
-    filled.push(existing ?? { ...label, ...zeroCounts(), totalBytes: 0, ...(price !== undefined ? { cost: 0 } : {}) });
+    filled.push(existing ?? { ...label, ...zeroCounts(), totalBytes: 0, ...(price !== undefined ? { billedBytes: 0, cost: 0 } : {}) });
   }
   // Rows the walk could not reach (over the limit) are kept, so no traffic disappears from view.
   const shown = new Set(filled.map(labelOf));
@@ -171,7 +209,14 @@ function parseLabelStart(label: string, by: Dimension): number {
   return new Date(y!, m! - 1, by === 'month' ? 1 : d!, by === 'hour' ? h : 0).getTime() / 1000;
 }
 
-function billingSummary(db: HistoryDb, config: HistoryConfig, now: number): BillingSummary {
+/** The billed interfaces the range's traffic was captured on, and a note on those left out. */
+function costBasis(db: HistoryDb, range: TimeRange, filter: ReportRequest['filter'], config: HistoryConfig, configPath: string): CostBasis {
+  const captured = queryUsage(db, range, 'interface', filter).map((r) => r.interface!);
+  const note = leftOutText(config, captured, configPath);
+  return { source: 'capture', interfaces: captured.filter((name) => isBilledInterface(config, name)).sort(), ...(note ? { note } : {}) };
+}
+
+function billingSummary(db: HistoryDb, config: HistoryConfig, now: number, configPath: string): BillingSummary {
   const probe = computeBilling(config, 0, now);
   // Used so far: up to now (the minute under way included), even when --now looks back.
   const period: TimeRange = { since: probe.periodStart, until: Math.min(probe.periodEnd, now + 1) };
@@ -180,13 +225,16 @@ function billingSummary(db: HistoryDb, config: HistoryConfig, now: number): Bill
   let source: BillingSummary['source'] = 'kernel';
   let used = kernel.filter((k) => billed.includes(k.interface)).reduce((sum, k) => sum + k.rxBytes + k.txBytes, 0);
   let interfaces = billed;
+  let recorded = kernel.map((k) => k.interface);
   if (kernel.length === 0) {
     // No kernel counters recorded (interfaces without /sys statistics): the capture is the next best measure.
     const captured = queryUsage(db, period, 'interface');
-    interfaces = billedInterfaces(config, captured.map((c) => c.interface!));
+    recorded = captured.map((c) => c.interface!);
+    interfaces = billedInterfaces(config, recorded);
     used = captured.filter((c) => interfaces.includes(c.interface!)).reduce((sum, c) => sum + c.sentBytes + c.receivedBytes, 0);
     source = 'capture';
   }
   const billing = computeBilling(config, used, now);
-  return { ...billing, periodStart: formatDay(billing.periodStart), periodEnd: formatDay(addDays(billing.periodEnd, -1)), source, interfaces };
+  const note = leftOutText(config, recorded, configPath);
+  return { ...billing, periodStart: formatDay(billing.periodStart), periodEnd: formatDay(addDays(billing.periodEnd, -1)), source, interfaces, ...(note ? { note } : {}) };
 }

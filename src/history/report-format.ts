@@ -2,9 +2,10 @@
 // counters, the billing period's cost and quota — and as CSV, one line per row.
 
 import { formatBytes } from '../present/units.js';
-import type { HistoryReport, ReportRow } from './report-document.js';
+import type { BillingSummary, CostBasis, HistoryReport, ReportRow } from './report-document.js';
 import type { Dimension } from './queries.js';
 import { drawBar, graphLegend } from './usage-graph.js';
+import { UNKNOWN_APP } from './usage-key.js';
 
 export interface TableOptions {
   graph: boolean;
@@ -33,7 +34,8 @@ const BY_TEXT: Record<Dimension, string> = {
 function labels(row: ReportRow, by: Dimension): string[] {
   switch (by) {
     case 'app':
-      return [row.app ?? '', shorten(row.exe ?? '', 48)];
+      // A path netmeter could not read (owner-joins.ts says when and why) is said to be so.
+      return [row.app ?? '', shorten(row.exe ?? (row.app === UNKNOWN_APP ? '' : '(not read)'), 48)];
     case 'user':
       return [row.user ?? '(unknown)'];
     case 'interface':
@@ -81,6 +83,7 @@ export function renderHistoryTable(report: HistoryReport, options: TableOptions)
     if (report.omittedRows > 0) out.push(`(${report.omittedRows} more not shown)`);
     out.push(widths.map((w) => '-'.repeat(w)).join('  '));
     out.push(line(totalRow).trimEnd());
+    if (report.costBasis && report.billing) out.push(...renderCostBasis(report.costBasis, report.billing));
     if (options.graph) out.push('', graphLegend());
   }
   if (report.interfaces.length > 0) {
@@ -94,11 +97,22 @@ export function renderHistoryTable(report: HistoryReport, options: TableOptions)
   return `${out.join('\n')}\n`;
 }
 
-function renderBilling(b: NonNullable<HistoryReport['billing']>): string[] {
+/** What COST prices: each row's captured bytes on the billed interfaces (not the kernel's counters). */
+function renderCostBasis(basis: CostBasis, billing: BillingSummary): string[] {
+  const where = basis.interfaces.length > 0 ? `on ${basis.interfaces.join(', ')}` : 'on billed interfaces (none in this range)';
+  const price = billing.pricePerGB !== undefined ? ` at ${formatMoney(billing.pricePerGB, billing.currency)} per GB` : '';
+  return [`COST: each row's captured traffic ${where}${price}.`, ...(basis.note ? [`      ${basis.note}.`] : [])];
+}
+
+function renderBilling(b: BillingSummary): string[] {
   const money = (n: number) => formatMoney(n, b.currency);
-  const where = b.interfaces.length > 0 ? b.interfaces.join(', ') : 'no interface recorded yet';
+  const day = `day ${Math.min(Math.floor(b.elapsedDays) + 1, b.periodDays)} of ${b.periodDays}`;
+  // The kernel's counters hold all of an interface's traffic: what no application owned too.
+  const what = b.source === 'kernel' ? 'kernel counters' : 'captured traffic';
+  const where = b.interfaces.length > 0 ? `${what} of ${b.interfaces.join(', ')}${b.source === 'kernel' ? ', all traffic' : ''}` : 'no billed interface recorded yet';
   const lines = [
-    `Billing period ${b.periodStart} to ${b.periodEnd} (day ${Math.min(Math.floor(b.elapsedDays) + 1, b.periodDays)} of ${b.periodDays}; ${b.source === 'kernel' ? 'kernel counters' : 'captured traffic'} of ${where}):`,
+    `Billing period ${b.periodStart} to ${b.periodEnd} (${day}; ${where}):`,
+    ...(b.note ? [`  note       ${b.note}.`] : []),
     `  used       ${formatBytes(b.usedBytes)}${b.cost !== undefined ? `, cost so far ${money(b.cost)}` : ''}`,
   ];
   if (b.quotaBytes !== undefined) {

@@ -11,7 +11,7 @@ export interface UsageKey {
   app: string;
   /** Executable path; '' when unreadable (another user's process without privilege, a kernel thread). */
   exe: string;
-  /** User name, else the uid as text; '' when unknown. */
+  /** User name (from one uid → name table), else the uid as text; '' when unknown. */
   user: string;
   interface: string;
 }
@@ -30,9 +30,19 @@ export interface UsageSource {
   totals(): Iterable<UsageTotal>;
 }
 
-export function usageKeyOf(owner: ProcessInfo | undefined, interfaceName: string): UsageKey {
+/** uid → user name (UserNames.name), the one table every key's user comes from. */
+export type UserNameOf = (uid: number) => string | undefined;
+
+/**
+ * The key an owner's traffic is filed under. The user is the uid's name from `userName`
+ * whenever the uid is known, whatever name the owner came with: an owner read from /proc
+ * carries its name, one only the kernel saw (it ended first) carries just its uid, and both
+ * must be one user. A uid no name is known for stays its number.
+ */
+export function usageKeyOf(owner: ProcessInfo | undefined, interfaceName: string, userName?: UserNameOf): UsageKey {
   if (!owner) return { app: UNKNOWN_APP, exe: '', user: '', interface: interfaceName };
-  const user = owner.user ?? (owner.uid === null ? '' : String(owner.uid));
+  const named = owner.uid === null ? undefined : userName?.(owner.uid);
+  const user = named ?? owner.user ?? (owner.uid === null ? '' : String(owner.uid));
   return { app: owner.name, exe: owner.exe ?? '', user, interface: interfaceName };
 }
 
