@@ -92,7 +92,12 @@ export class AlertEngine {
       const key = `${detector.name}|${connection?.name ?? m.interface ?? ''}|${m.family}`;
       const series = this.seriesFor(key, detector);
       const judgment = this.judge(detector, m, connection, key);
-      if (judgment === undefined) continue;
+      const clean = !maintenance && local?.up !== false && (local?.otherTrafficShare ?? 0) <= this.config.saturationShare && !m.contended && m.retest !== true;
+      if (judgment === undefined) {
+        // Nothing to judge against yet (no baseline): the result still teaches the baseline.
+        if (clean && detector.type === 'speed') this.learn(key, m, detector.direction);
+        continue;
+      }
       const setAside = (reason: string) => decisions.push({ kind: 'set-aside', at: m.at, detector: detector.name, reason });
       if (maintenance) {
         setAside('maintenance window');
@@ -116,10 +121,7 @@ export class AlertEngine {
         if (series.evidence.length > keep) series.evidence.splice(0, series.evidence.length - keep);
       }
       // The baseline learns from clean scheduled results only, and is frozen while an incident is open.
-      if (detector.type === 'speed' && !series.window.open && step.kind !== 'open' && m.retest !== true && !m.contended && !saturated) {
-        const value = m[`${detector.direction}Mbps`];
-        if (value !== undefined) this.baseline.add(this.baselineKey(key, m.server), m.at, value);
-      }
+      if (detector.type === 'speed' && clean && !series.window.open) this.learn(key, m, detector.direction);
       if (step.kind === 'retest') retest = true;
       else if (step.kind === 'open') decisions.push(...this.openIncident(detector, key, series, judgment, m, connection));
       else if (step.kind === 'recover') decisions.push(...this.recoverIncident(series, m.at, judgment.summary));
@@ -222,7 +224,8 @@ export class AlertEngine {
     const value = m[`${detector.direction}Mbps`];
     if (value === undefined) return undefined;
     const plan = connection?.[`${detector.direction}Mbps`];
-    const baseline = this.baseline.valueAt(this.baselineKey(key, m.server), m.at);
+    // A server without history of its own (a retest elsewhere) is judged by the connection's.
+    const baseline = this.baseline.valueAt(this.baselineKey(key, m.server), m.at) ?? this.baseline.valueAt(key, m.at);
     const low = levelMbps(detector.below, plan, baseline);
     const high = levelMbps(detector.recoverAbove, plan, baseline);
     // No baseline yet and no plan floor: nothing to judge against.
@@ -335,6 +338,13 @@ export class AlertEngine {
     let entry = this.sustained.get(key);
     if (entry === undefined) this.sustained.set(key, (entry = { condition: new SustainedCondition(detector.forMs, detector.forMs) }));
     return entry;
+  }
+
+  private learn(key: string, m: SpeedMeasurement, direction: 'download' | 'upload'): void {
+    const value = m[`${direction}Mbps`];
+    if (value === undefined || m.failed) return;
+    this.baseline.add(this.baselineKey(key, m.server), m.at, value);
+    this.baseline.add(key, m.at, value);
   }
 
   private baselineKey(seriesKey: string, server: string): string {
