@@ -28,7 +28,8 @@ export interface HistoryConfig {
 
 export const DEFAULT_CONFIG: HistoryConfig = { currency: '', billingDay: 1, retention: DEFAULT_RETENTION };
 
-const KEYS = ['currency', 'pricePerGB', 'billingDay', 'quotaGB', 'interfaces', 'retention'];
+// 'alerts' is read by src/alerts/config.ts (docs/alerts.md).
+const KEYS = ['currency', 'pricePerGB', 'billingDay', 'quotaGB', 'interfaces', 'retention', 'alerts'];
 const RETENTION_KEYS = ['minuteDays', 'hourDays', 'dayDays'];
 
 /** Reads `path`; when `required` is false a missing file means the defaults. */
