@@ -280,7 +280,7 @@ function parseChannel(value: unknown, at: string): ChannelConfig {
     throw new ConfigError(`${at}.type: ${show(type)} is not a channel type (known: ${CHANNEL_TYPES.join(', ')})`);
   }
   const name = o.name === undefined ? type : text(o.name, `${at}.name`);
-  const attempts = o.attempts === undefined ? 8 : whole(o.attempts, `${at}.attempts`, 1, 1000);
+  const attempts = o.attempts === undefined ? 100 : whole(o.attempts, `${at}.attempts`, 1, 10_000);
   switch (type) {
     case 'command': {
       known(o, ['type', 'name', 'command'], at);

@@ -116,7 +116,7 @@ export class AlertEngine {
         step = series.window.setAside(m.retest !== true);
       } else {
         step = series.window.push(judgment.verdict, m.retest !== true);
-        series.evidence.push(judgment.evidence);
+        series.evidence.push({ ...judgment.evidence, bad: judgment.verdict === 'bad' });
         const keep = detector.confirm.of + detector.confirm.recoverAfter;
         if (series.evidence.length > keep) series.evidence.splice(0, series.evidence.length - keep);
       }
@@ -250,7 +250,8 @@ export class AlertEngine {
       type: detector.type,
       subject,
       family: m.family,
-      openedAt: m.at,
+      openedAt: series.evidence.slice(-detector.confirm.of).find((e) => e.bad)?.at ?? m.at,
+      confirmedAt: m.at,
       summary: judgment.summary,
       evidence: [...series.evidence],
       ...(connection === undefined ? {} : { connection: connection.name }),
@@ -270,16 +271,17 @@ export class AlertEngine {
   private start(incident: Incident, detector: DetectorConfig): Decision[] {
     const open: OpenIncident = { incident, detector, reminders: 0 };
     this.open.set(incident.id, open);
-    const decision = this.send(this.event(incident, 'open', incident.openedAt, 'open'), detector.name);
-    if (decision.kind === 'notify') open.lastSentAt = incident.openedAt;
+    const at = incident.confirmedAt ?? incident.openedAt;
+    const decision = this.send(this.event(incident, 'open', at, 'open'), detector.name);
+    if (decision.kind === 'notify') open.lastSentAt = at;
     return [decision];
   }
 
   private finish(incident: Incident, at: number, summary: string, evidence: Evidence[]): Decision[] {
     const open = this.open.get(incident.id);
     this.open.delete(incident.id);
-    incident.closedAt = at;
-    const closed: Incident = { ...incident, evidence: [...incident.evidence, ...evidence], summary: `${incident.summary}; recovered: ${summary}` };
+    // A new object: the opening's event still holds the incident as it was then.
+    const closed: Incident = { ...incident, closedAt: at, evidence: [...incident.evidence, ...evidence], summary: `${incident.summary}; recovered: ${summary}` };
     const event = this.event(closed, 'recovery', at, 'recovery');
     // Opened and recovered within a silence: neither message is worth sending afterwards.
     const heldOpen = this.held.findIndex((h) => h.event.incident.id === incident.id && h.event.kind === 'open');

@@ -62,7 +62,10 @@ export interface Incident {
   subject: string;
   connection?: string;
   family?: Family;
+  /** When the problem started: the first bad result of those that confirmed it. */
   openedAt: number;
+  /** When it was confirmed and the message went out. */
+  confirmedAt?: number;
   closedAt?: number;
   /** One line a person reads: "download 48.1 Mbit/s, below 70.0 (70% of baseline)". */
   summary: string;
@@ -79,6 +82,8 @@ export interface Evidence {
   unit?: string;
   level?: number;
   retest?: boolean;
+  /** Judged bad (below the problem level); false: at or past it. */
+  bad?: boolean;
 }
 
 /** A message to send: the event id is what receivers drop repeats by. */
