@@ -14,6 +14,7 @@ Commands:
   snapshot           write socket ownership as JSON, for replay --sockets
   daemon             record usage history for reports (netmeter daemon --help)
   report             usage history by application, day, month; cost (netmeter report --help)
+  alerts             incidents, test messages, silences (netmeter alerts --help)
 
 Options:
   --debug            show the full error when something fails
@@ -38,6 +39,8 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./daemon.js')).runDaemon(rest, io);
       case 'report':
         return await (await import('./report.js')).runReport(rest, io);
+      case 'alerts':
+        return await (await import('./alerts.js')).runAlerts(rest, io);
       case 'live':
         return await startLive(rest, io);
       case '-h':
