@@ -235,7 +235,7 @@ export class AlertEngine {
     return {
       verdict,
       evidence: { ...evidence, value, unit: 'Mbit/s', level: low.mbps },
-      summary: `${detector.direction} ${value.toFixed(1)} Mbit/s from ${m.server}${share}; level ${low.mbps.toFixed(1)} Mbit/s (${low.why})`,
+      summary: `${detector.direction} ${value.toFixed(1)} Mbit/s from ${m.server}${share}; level ${low.mbps.toFixed(1)} Mbit/s (${low.why}), recovered at ${high.mbps.toFixed(1)}`,
       ...(plan === undefined ? {} : { planMbps: plan }),
     };
   }
@@ -281,7 +281,7 @@ export class AlertEngine {
     const open = this.open.get(incident.id);
     this.open.delete(incident.id);
     // A new object: the opening's event still holds the incident as it was then.
-    const closed: Incident = { ...incident, closedAt: at, evidence: [...incident.evidence, ...evidence], summary: `${incident.summary}; recovered: ${summary}` };
+    const closed: Incident = { ...incident, closedAt: at, evidence: [...incident.evidence, ...evidence], recovery: summary };
     const event = this.event(closed, 'recovery', at, 'recovery');
     // Opened and recovered within a silence: neither message is worth sending afterwards.
     const heldOpen = this.held.findIndex((h) => h.event.incident.id === incident.id && h.event.kind === 'open');

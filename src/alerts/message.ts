@@ -31,6 +31,7 @@ export function eventDocument(event: AlertEvent): Record<string, unknown> {
       ...(i.closedAt === undefined ? {} : { closedAt: iso(i.closedAt) }),
       durationSeconds: Math.round(((i.closedAt ?? event.at) - i.openedAt) / 1000),
       summary: i.summary,
+      ...(i.recovery === undefined ? {} : { recovery: i.recovery }),
       ...(i.planMbps === undefined ? {} : { planMbps: i.planMbps }),
       evidence: i.evidence.map((e) => ({ ...e, at: iso(e.at) })),
     },
@@ -43,7 +44,8 @@ export function renderMessage(event: AlertEvent, connection: ConnectionConfig | 
   const state = { open: 'problem', recovery: 'recovered', reminder: 'still a problem', notice: 'notice', test: 'test' }[event.kind];
   const duration = formatDuration((i.closedAt ?? event.at) - i.openedAt);
   const plan = connection === undefined ? '' : planText(connection);
-  const shares = i.planMbps === undefined ? [] : i.evidence.filter((e) => e.value !== undefined && e.unit === 'Mbit/s').map((e) => e.value! / i.planMbps!);
+  // The share delivered while the problem lasted: the results judged bad, not those that closed it.
+  const shares = i.planMbps === undefined ? [] : i.evidence.filter((e) => e.value !== undefined && e.unit === 'Mbit/s' && e.bad !== false).map((e) => e.value! / i.planMbps!);
   const deliveredShare = shares.length === 0 ? undefined : median(shares);
   const measured = i.evidence.map((e) => `  ${measurementLine(e, i.planMbps)}`).join('\n');
   if (!complaint) {
@@ -51,8 +53,9 @@ export function renderMessage(event: AlertEvent, connection: ConnectionConfig | 
     const text = [
       `${i.subject}: ${state}${event.kind === 'recovery' ? ` after ${duration}` : event.kind === 'notice' ? '' : ` since ${iso(i.openedAt)} (${duration})`}.`,
       i.summary,
+      ...(i.recovery === undefined ? [] : [`Recovered: ${i.recovery}`]),
       ...(plan ? [`Connection ${i.connection ?? ''}${plan}.`] : []),
-      ...(deliveredShare === undefined ? [] : [`Median of these results: ${pct(deliveredShare)} of the plan.`]),
+      ...(deliveredShare === undefined ? [] : [`Median of the results below the level: ${pct(deliveredShare)} of the plan.`]),
       ...(measured ? ['', 'Measured:', measured] : []),
       '',
       `Event ${event.id} (netmeter alerts lists incidents).`,
@@ -73,7 +76,8 @@ export function renderMessage(event: AlertEvent, connection: ConnectionConfig | 
       : `Since ${iso(i.openedAt)} (${duration} so far) it does not deliver what the contract promises.`,
     '',
     `Finding: ${i.summary}.`,
-    ...(deliveredShare === undefined ? [] : [`Share of the plan delivered (median of the results below): ${pct(deliveredShare)}.`]),
+    ...(i.recovery === undefined ? [] : [`Back to normal: ${i.recovery}.`]),
+    ...(deliveredShare === undefined ? [] : [`Share of the plan delivered (median of the results below the level): ${pct(deliveredShare)}.`]),
     '',
     `Automated measurements (${i.family === 'ipv6' ? 'IPv6' : 'IPv4'}, times in UTC):`,
     measured || '  (none recorded)',

@@ -69,6 +69,8 @@ export interface Incident {
   closedAt?: number;
   /** One line a person reads: "download 48.1 Mbit/s, below 70.0 (70% of baseline)". */
   summary: string;
+  /** At recovery: the result that closed it. */
+  recovery?: string;
   /** The results that confirmed it (and, at recovery, those that closed it). */
   evidence: Evidence[];
   /** The plan's rate for this direction, when the detector is about speed. */

@@ -120,7 +120,7 @@ function list(path: string, json: boolean, all: boolean, now: number, io: Comman
       lines.push('', `Past incidents${all ? '' : ', last 30 days'} (${past.length}):`);
       for (const i of past) {
         const length = i.type === 'quota' || i.type === 'projection' ? 'notice' : formatDuration(i.closedAt! - i.openedAt);
-        lines.push(`  ${when(i.openedAt)} (${length})  ${i.subject}: ${i.summary.split('; recovered:')[0]}`);
+        lines.push(`  ${when(i.openedAt)} (${length})  ${i.subject}: ${i.summary}`);
       }
     }
     for (const s of silences) lines.push('', `Silenced ${s.detector ?? 'all detectors'} until ${when(s.until)}${s.reason ? ` (${s.reason})` : ''}.`);
@@ -144,6 +144,7 @@ function document(i: Incident) {
     openedAt: new Date(i.openedAt).toISOString(),
     ...(i.closedAt === undefined ? {} : { closedAt: new Date(i.closedAt).toISOString(), durationSeconds: Math.round((i.closedAt - i.openedAt) / 1000) }),
     summary: i.summary,
+    ...(i.recovery === undefined ? {} : { recovery: i.recovery }),
     ...(i.planMbps === undefined ? {} : { planMbps: i.planMbps }),
     evidence: i.evidence.map((e) => ({ ...e, at: new Date(e.at).toISOString() })),
   };
