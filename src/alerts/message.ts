@@ -19,7 +19,7 @@ export function eventDocument(event: AlertEvent): Record<string, unknown> {
     version: 1,
     id: event.id,
     kind: event.kind,
-    at: iso(event.at),
+    at: isoMachine(event.at),
     incident: {
       id: i.id,
       detector: i.detector,
@@ -27,13 +27,13 @@ export function eventDocument(event: AlertEvent): Record<string, unknown> {
       subject: i.subject,
       ...(i.connection === undefined ? {} : { connection: i.connection }),
       ...(i.family === undefined ? {} : { family: i.family }),
-      openedAt: iso(i.openedAt),
-      ...(i.closedAt === undefined ? {} : { closedAt: iso(i.closedAt) }),
+      openedAt: isoMachine(i.openedAt),
+      ...(i.closedAt === undefined ? {} : { closedAt: isoMachine(i.closedAt) }),
       durationSeconds: Math.round(((i.closedAt ?? event.at) - i.openedAt) / 1000),
       summary: i.summary,
       ...(i.recovery === undefined ? {} : { recovery: i.recovery }),
       ...(i.planMbps === undefined ? {} : { planMbps: i.planMbps }),
-      evidence: i.evidence.map((e) => ({ ...e, at: iso(e.at) })),
+      evidence: i.evidence.map((e) => ({ ...e, at: isoMachine(e.at) })),
     },
   };
 }
@@ -109,6 +109,12 @@ export function formatDuration(ms: number): string {
   return [days ? `${days} d` : '', hours ? `${hours} h` : '', `${rest} min`].filter(Boolean).join(' ').replace(/ 0 min$/, '') || '0 min';
 }
 
+/** For machines: full ISO 8601 in UTC. */
+function isoMachine(t: number): string {
+  return new Date(t).toISOString();
+}
+
+/** For people: minutes are enough. */
 function iso(t: number): string {
   return `${new Date(t).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
