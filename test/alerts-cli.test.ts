@@ -65,6 +65,14 @@ test('alerts lists incidents (text and --json, no secrets), silence is stored an
   assert.match(text.stdout, /Past incidents, last 30 days \(1\):\n {2}\S+ \S+ UTC \(\d h( \d+ min)?\) {2}home ipv4 download: download 30\.0/);
   assert.match(text.stdout, /3 message\(s\) waiting for delivery\.\n$/);
 
+  // The provider report over the results the service judged (retests left out: 8 scheduled tests).
+  const quality = await cli(['report', '--quality', '--month', '--markdown', '--now', `@${Math.floor((t0 + 7 * HOUR) / 1000)}`, '--db', dbPath, '--config', configPath]);
+  assert.equal(quality.code, 0, quality.stderr);
+  assert.match(quality.stdout, /^# Connection quality, \d{4}-\d\d\n\n## home \(ISP\), plan 100 Mbit\/s down\n/);
+  assert.match(quality.stdout, /\| ipv4 \| a \| \d \| 0 \| /);
+  const qualityJson = JSON.parse((await cli(['report', '--quality', '--json', '--now', `@${Math.floor((t0 + 7 * HOUR) / 1000)}`, '--db', dbPath, '--config', configPath])).stdout);
+  assert.equal(qualityJson.connections[0].name, 'home');
+
   const json = await cli(['alerts', '--db', dbPath, '--json'], { NM_TEST_TOKEN: TOKEN });
   const doc = JSON.parse(json.stdout);
   assert.equal(doc.open.length, 1);

@@ -4,7 +4,7 @@
 
 import type { HistoryDb } from '../history/database.js';
 import type { SilenceConfig } from './config.js';
-import type { AlertEvent, Decision, Incident } from './types.js';
+import type { AlertEvent, Decision, Incident, SpeedMeasurement } from './types.js';
 
 export interface Delivery {
   event: AlertEvent;
@@ -75,6 +75,15 @@ export class AlertOutbox {
     }
     const sql = `SELECT json FROM alert_incident ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY opened_at DESC LIMIT ${options.limit ?? 1000}`;
     return (this.db.prepare(sql).all(...args) as Array<{ json: string }>).map((r) => JSON.parse(r.json) as Incident);
+  }
+
+  /** Keeps a judged speed test result for the quality report. */
+  recordSpeed(m: SpeedMeasurement): void {
+    this.db.prepare(`INSERT INTO alert_speed_result (at, server, family, json) VALUES (?, ?, ?, ?)`).run(m.at, m.server, m.family, JSON.stringify(m));
+  }
+
+  speedResults(since: number, until: number): SpeedMeasurement[] {
+    return (this.db.prepare(`SELECT json FROM alert_speed_result WHERE at >= ? AND at < ? ORDER BY at`).all(since, until) as Array<{ json: string }>).map((r) => JSON.parse(r.json) as SpeedMeasurement);
   }
 
   addSilence(silence: SilenceConfig, now: number): number {

@@ -41,6 +41,7 @@ export class AlertService {
 
   /** Judges one speed test result; returns the retests the caller should run (at `at`, on `server`). */
   observeSpeed(m: SpeedMeasurement): RetestRequest[] {
+    this.outbox.recordSpeed(m);
     return this.apply(this.engine.observeSpeed(m));
   }
 

@@ -32,6 +32,7 @@ Rows:
   --app NAME           only this application
   -i, --interface IF   only traffic on IF
 Output:
+  --quality            the provider report from speed tests (netmeter report --quality --help)
   --graph              bars per day (per hour for a single day) in the terminal; alone: the last 30 days
   --json               the report as one JSON document
   --csv                the rows as CSV
@@ -41,6 +42,8 @@ Files:
 `;
 
 export async function runReport(argv: string[], io: CommandIo): Promise<number> {
+  // The provider report has options of its own (src/cli/quality-report.ts).
+  if (argv.includes('--quality')) return (await import('./quality-report.js')).runQualityReport(argv.filter((a) => a !== '--quality'), io);
   const { values, positionals } = parseArgs({
     args: withOptionalMonth(argv),
     allowPositionals: true,

@@ -91,6 +91,15 @@ const MIGRATIONS: string[] = [
     UNIQUE (event_id, channel)
   );
   CREATE INDEX alert_delivery_due ON alert_delivery (next_attempt_at) WHERE delivered_at IS NULL AND given_up_at IS NULL;
+  -- Every speed test result the alert engine judged (SpeedMeasurement as JSON), for
+  -- netmeter report --quality.
+  CREATE TABLE alert_speed_result (
+    at     INTEGER NOT NULL,
+    server TEXT NOT NULL,
+    family TEXT NOT NULL,
+    json   TEXT NOT NULL
+  );
+  CREATE INDEX alert_speed_result_at ON alert_speed_result (at);
   -- Silences added with netmeter alerts silence.
   CREATE TABLE alert_silence (
     id         INTEGER PRIMARY KEY,
