@@ -88,7 +88,7 @@ test('alerts lists incidents (text and --json, no secrets), silence is stored an
   now = Date.now();
   service = new AlertService(db, parseAlertsConfig(alerts, 'test'), { now: () => now, log: (l) => logs.push(l) });
   logs.length = 0;
-  for (let i = 0; i < 3; i++) service.observeSpeed({ at: now + i * 60_000, server: 'a', family: 'ipv4', failed: true, contended: false, retest: i > 0 });
+  for (let i = 0; i < 3; i++) service.observeSpeed({ at: now + i * 60_000, server: i === 1 ? 'b' : 'a', family: 'ipv4', failed: true, contended: false, retest: i > 0 });
   assert.ok(logs.some((l) => /^alerts: held open home ipv4 outage .*silenced until .*\(router swap\)/.test(l)), logs.join('\n'));
   assert.ok(!logs.some((l) => /alerts: open home ipv4 download/.test(l)), 'the open speed incident was restored, not reopened');
   assert.match((await cli(['alerts', '--db', dbPath, '--config', configPath])).stdout, /Silenced outage until .* \(router swap\)\./);

@@ -116,6 +116,15 @@ test('outage: tests that reach no server, confirmed by retests, one message; lat
   assert.deepEqual(notes(run(e, T0 + 9 * HOUR, 3, 95, { latencyMs: 20 })), ['recovery home ipv4 latency']);
 });
 
+test('an outage needs failures on two servers when two are configured: one unreachable server is not an outage', () => {
+  const e = engine();
+  const one: Decision[] = [];
+  for (let i = 0; i < 6; i++) one.push(...e.observeSpeed(speed(T0 + i * HOUR, 0, { failed: true, downloadMbps: undefined, server: 'a' })));
+  assert.deepEqual(notes(one), []);
+  assert.ok(one.some((d) => d.kind === 'retest' && d.server === 'b'), 'asks for a retest on b');
+  assert.deepEqual(notes(e.observeSpeed(speed(T0 + 6 * HOUR + 300_000, 0, { failed: true, downloadMbps: undefined, server: 'b', retest: true }))), ['open home ipv4 outage']);
+});
+
 test('reminders while an incident stays open; none after recovery', () => {
   const e = engine({ detectors: [{ type: 'speed', direction: 'download', below: { planShare: 0.6 }, remindEveryHours: 6 }] });
   assert.deepEqual(notes(run(e, T0, 2, 30)), ['open home ipv4 download']);

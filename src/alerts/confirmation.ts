@@ -31,8 +31,12 @@ export class ConfirmationWindow {
 
   constructor(private readonly rule: ConfirmationRule) {}
 
-  /** Feeds one counted result; `scheduled` is false for a retest. */
-  push(verdict: Verdict, scheduled: boolean): Step {
+  /**
+   * Feeds one counted result; `scheduled` is false for a retest. `mayOpen` can keep an
+   * incident from opening although enough results are bad (an outage seen from one server
+   * only): then a retest is asked for instead.
+   */
+  push(verdict: Verdict, scheduled: boolean, mayOpen: () => boolean = () => true): Step {
     if (this.open) {
       // Only scheduled tests close an incident: retests come in bursts minutes apart and
       // would let a speed that flaps hour by hour close and reopen it each time.
@@ -51,7 +55,7 @@ export class ConfirmationWindow {
     this.recent.push(verdict === 'bad');
     if (this.recent.length > this.rule.of) this.recent.shift();
     const bad = this.recent.filter(Boolean).length;
-    if (bad >= this.rule.bad) {
+    if (bad >= this.rule.bad && mayOpen()) {
       this.open = true;
       this.goodInRow = 0;
       return { kind: 'open' };

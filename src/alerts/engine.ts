@@ -115,8 +115,8 @@ export class AlertEngine {
         setAside(saturated ? `link saturated by other programs (${Math.round(local!.otherTrafficShare! * 100)}% of the plan)` : 'contended: other traffic during the test');
         step = series.window.setAside(m.retest !== true);
       } else {
-        step = series.window.push(judgment.verdict, m.retest !== true);
         series.evidence.push({ ...judgment.evidence, bad: judgment.verdict === 'bad' });
+        step = series.window.push(judgment.verdict, m.retest !== true, () => detector.type !== 'outage' || this.failedOnEnoughServers(series, detector.confirm.of));
         const keep = detector.confirm.of + detector.confirm.recoverAfter;
         if (series.evidence.length > keep) series.evidence.splice(0, series.evidence.length - keep);
       }
@@ -340,6 +340,12 @@ export class AlertEngine {
     let entry = this.sustained.get(key);
     if (entry === undefined) this.sustained.set(key, (entry = { condition: new SustainedCondition(detector.forMs, detector.forMs) }));
     return entry;
+  }
+
+  /** An outage means no server answered: with several servers configured, failures on two of them. */
+  private failedOnEnoughServers(series: Series, of: number): boolean {
+    const servers = new Set(series.evidence.slice(-of).filter((e) => e.bad).map((e) => e.server));
+    return servers.size >= Math.min(2, this.config.servers.length);
   }
 
   private learn(key: string, m: SpeedMeasurement, direction: 'download' | 'upload'): void {
