@@ -210,3 +210,16 @@ test('an incident restored after a restart stays open: no second opening, and it
   assert.ok(back?.kind === 'notify');
   assert.equal(back.event.id, `${opened.event.incident.id}-recovery`);
 });
+
+test('an opening held by a silence when the process restarted is sent when the silence ends', () => {
+  const silence = { silences: [{ from: new Date(T0).toISOString(), until: new Date(T0 + 10 * HOUR).toISOString() }] };
+  const e = engine(silence);
+  const held = run(e, T0, 3, 30).find((d) => d.kind === 'held');
+  assert.ok(held?.kind === 'held');
+  const restarted = engine(silence);
+  restarted.restoreOpen(e.openIncidents(), T0 + 4 * HOUR, new Set([held.event.incident.id]));
+  assert.deepEqual(notes(restarted.tick(T0 + 5 * HOUR)), []);
+  const after = restarted.tick(T0 + 10 * HOUR);
+  assert.deepEqual(notes(after), ['open home ipv4 download']);
+  assert.ok(after[0]?.kind === 'notify' && after[0].event.id === held.event.id);
+});

@@ -63,12 +63,17 @@ export class AlertEngine {
     return [...this.open.values()].map((o) => o.incident);
   }
 
-  /** After a restart: incidents the database says are open stay open (no second message). */
-  restoreOpen(incidents: Incident[], now: number): void {
+  /**
+   * After a restart: incidents the database says are open stay open (no second message).
+   * Those in `held` never had their opening sent (a silence held it): it waits again.
+   */
+  restoreOpen(incidents: Incident[], now: number, held: ReadonlySet<string> = new Set()): void {
     for (const incident of incidents) {
       const detector = this.config.detectors.find((d) => d.name === incident.detector);
       if (detector === undefined) continue;
-      this.open.set(incident.id, { incident, detector, lastSentAt: now, reminders: 0 });
+      const wasHeld = held.has(incident.id);
+      this.open.set(incident.id, { incident, detector, reminders: 0, ...(wasHeld ? {} : { lastSentAt: now }) });
+      if (wasHeld) this.held.push({ event: this.event(incident, 'open', incident.confirmedAt ?? incident.openedAt, 'open'), detector: detector.name });
       if (detector.type === 'speed' || detector.type === 'latency' || detector.type === 'outage') {
         const series = this.seriesFor(incident.series, detector);
         series.window.open = true;

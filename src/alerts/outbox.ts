@@ -77,6 +77,12 @@ export class AlertOutbox {
     return (this.db.prepare(sql).all(...args) as Array<{ json: string }>).map((r) => JSON.parse(r.json) as Incident);
   }
 
+  /** Open incidents whose opening never went to the outbox: a silence held it. */
+  heldOpenings(): Set<string> {
+    const rows = this.db.prepare(`SELECT id FROM alert_incident i WHERE closed_at IS NULL AND NOT EXISTS (SELECT 1 FROM alert_delivery d WHERE d.incident_id = i.id)`).all() as Array<{ id: string }>;
+    return new Set(rows.map((r) => r.id));
+  }
+
   /** Keeps a judged speed test result for the quality report. */
   recordSpeed(m: SpeedMeasurement): void {
     this.db.prepare(`INSERT INTO alert_speed_result (at, server, family, json) VALUES (?, ?, ?, ?)`).run(m.at, m.server, m.family, JSON.stringify(m));

@@ -35,7 +35,8 @@ export class AlertService {
     this.outbox = new AlertOutbox(db);
     const channels = options.channels ?? config.channels.map((c) => channelFor(c, config, options.channelOptions));
     this.notifier = new Notifier(this.outbox, channels, config.channels, { now: this.now, log: this.log, ...(options.backoffMs ? { backoffMs: options.backoffMs } : {}) });
-    this.engine.restoreOpen(this.outbox.incidents({ open: true }), this.now());
+    // Without channels nothing is ever delivered: nothing to hold either.
+    this.engine.restoreOpen(this.outbox.incidents({ open: true }), this.now(), config.channels.length > 0 ? this.outbox.heldOpenings() : new Set());
     this.engine.setSilences(this.outbox.silences(this.now()));
   }
 
