@@ -223,3 +223,15 @@ test('an opening held by a silence when the process restarted is sent when the s
   assert.deepEqual(notes(after), ['open home ipv4 download']);
   assert.ok(after[0]?.kind === 'notify' && after[0].event.id === held.event.id);
 });
+
+test('after a restart the baseline relearns from stored results, leaving out those taken during an incident', () => {
+  const config = { detectors: [{ type: 'speed', direction: 'download', below: { baselineShare: 0.7 } }], baseline: { minSamples: 10, minHourSamples: 100 } };
+  const history = Array.from({ length: 12 }, (_, i) => speed(T0 + i * HOUR, 200));
+  const during = Array.from({ length: 20 }, (_, i) => speed(T0 + (12 + i) * HOUR, 100));
+  const incident = { id: 'x', detector: 'speed-download', series: 'speed-download|home|ipv4', type: 'speed', subject: '', openedAt: T0 + 12 * HOUR, closedAt: T0 + 40 * HOUR, summary: '', evidence: [] };
+  const warm = engine(config);
+  warm.warmBaseline([...history, ...during], [incident]);
+  assert.deepEqual(notes(run(warm, T0 + 50 * HOUR, 3, 120)), ['open home ipv4 download'], 'the usual 200, not the 100 of the incident');
+  const cold = engine(config);
+  assert.deepEqual(notes(run(cold, T0 + 50 * HOUR, 3, 120)), [], 'no history: nothing to judge against');
+});

@@ -86,6 +86,23 @@ export class AlertEngine {
     }
   }
 
+  /**
+   * After a restart: the baselines relearn from stored results (clean scheduled ones, and
+   * not while an incident of that series was open, as if frozen then). Nothing is judged.
+   */
+  warmBaseline(history: SpeedMeasurement[], incidents: Incident[]): void {
+    for (const m of history) {
+      if (m.retest === true || m.contended || m.failed) continue;
+      const connection = this.connectionFor(m.interface);
+      for (const detector of this.config.detectors) {
+        if (detector.type !== 'speed') continue;
+        const key = `${detector.name}|${connection?.name ?? m.interface ?? ''}|${m.family}`;
+        if (incidents.some((i) => i.series === key && i.openedAt <= m.at && m.at < (i.closedAt ?? Infinity))) continue;
+        this.learn(key, m, detector.direction);
+      }
+    }
+  }
+
   observeSpeed(m: SpeedMeasurement): Decision[] {
     const decisions: Decision[] = [];
     const connection = this.connectionFor(m.interface);

@@ -38,6 +38,8 @@ export class AlertService {
     // Without channels nothing is ever delivered: nothing to hold either.
     this.engine.restoreOpen(this.outbox.incidents({ open: true }), this.now(), config.channels.length > 0 ? this.outbox.heldOpenings() : new Set());
     this.engine.setSilences(this.outbox.silences(this.now()));
+    const since = this.now() - config.baseline.windowDays * 86_400_000;
+    this.engine.warmBaseline(this.outbox.speedResults(since, this.now() + 1), this.outbox.incidents({ since }));
   }
 
   /** Judges one speed test result; returns the retests the caller should run (at `at`, on `server`). */
