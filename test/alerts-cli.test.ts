@@ -92,6 +92,9 @@ test('alerts lists incidents (text and --json, no secrets), silence is stored an
   assert.ok(logs.some((l) => /^alerts: held open home ipv4 outage .*silenced until .*\(router swap\)/.test(l)), logs.join('\n'));
   assert.ok(!logs.some((l) => /alerts: open home ipv4 download/.test(l)), 'the open speed incident was restored, not reopened');
   assert.match((await cli(['alerts', '--db', dbPath, '--config', configPath])).stdout, /Silenced outage until .* \(router swap\)\./);
+  logs.length = 0;
+  service.observeSpeed({ at: now + 10 * 60_000, server: 'a', family: 'ipv6', downloadMbps: 5, failed: false, contended: true });
+  assert.deepEqual(logs, [`alerts: result of ${new Date(now + 10 * 60_000).toISOString()} not counted: contended: other traffic during the test`]);
 
   // Delivery drains the outbox to the receiver with the token from the environment.
   process.env.NM_TEST_TOKEN = TOKEN;

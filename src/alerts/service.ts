@@ -75,6 +75,12 @@ export class AlertService {
 
   private apply(decisions: Decision[]): RetestRequest[] {
     this.outbox.record(decisions, this.config.channels.map((c) => c.name), this.now());
+    // One line per reason a result was not counted (several detectors share a result).
+    const reasons = new Set(decisions.flatMap((d) => (d.kind === 'set-aside' ? [d.reason] : [])));
+    for (const reason of reasons) {
+      const d = decisions.find((x) => x.kind === 'set-aside' && x.reason === reason)!;
+      this.log(`alerts: result of ${new Date(d.kind === 'set-aside' ? d.at : 0).toISOString()} not counted: ${reason}`);
+    }
     for (const d of decisions) {
       if (d.kind === 'notify') this.log(`alerts: ${d.event.kind} ${d.event.incident.subject} (${d.event.id}): ${d.event.incident.summary}`);
       else if (d.kind === 'held') this.log(`alerts: held ${d.event.kind} ${d.event.incident.subject} (${d.event.id}): ${d.reason}`);
