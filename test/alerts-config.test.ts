@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAlertsConfig } from '../src/alerts/config.js';
 import { loadAlertsConfig, readSecret } from '../src/alerts/secrets.js';
-import { ConfigError, parseConfig } from '../src/history/config.js';
+import { parseConfigFile } from '../src/config/config-file.js';
+import { ConfigError } from '../src/history/config.js';
 
 const FULL = {
   timeZone: 'Europe/Berlin',
@@ -46,8 +47,10 @@ test('a full alerts config is read, with defaults filled in', () => {
   assert.deepEqual(email.to, ['support@isp.example']);
   assert.equal(config.channels[1]!.type === 'webhook' && config.channels[1]!.token !== undefined && 'env' in config.channels[1]!.token, true);
   assert.deepEqual(config.maintenance, [{ kind: 'daily', fromMinute: 180, untilMinute: 240 }]);
-  // The history config accepts the "alerts" key beside its own settings.
-  assert.equal(parseConfig({ quotaGB: 100, alerts: FULL }, 'config x').quotaGB, 100);
+  // The config file's alerts section, beside history (and beside the 0.1.0 flat history keys).
+  assert.equal(parseConfigFile({ history: { quotaGB: 100 }, alerts: FULL }, 'config x').alerts.detectors.length, 6);
+  assert.equal(parseConfigFile({ quotaGB: 100, alerts: FULL }, 'config x').history.quotaGB, 100);
+  assert.deepEqual(parseConfigFile({}, 'config x').alerts.channels, []);
   assert.deepEqual(parseAlertsConfig(undefined, 'x').detectors, []);
 });
 
@@ -83,7 +86,7 @@ test('bad alerts config stops with one line naming the setting', () => {
     [[], /alerts: must be an object/],
   ];
   for (const [value, message] of cases) {
-    assert.throws(() => parseAlertsConfig(value, 'config /etc/netmeter/config.json'), (error: Error) => {
+    assert.throws(() => parseConfigFile({ alerts: value }, 'config /etc/netmeter/config.json'), (error: Error) => {
       assert.ok(error instanceof ConfigError, `${JSON.stringify(value)}: ${error}`);
       assert.match(error.message, message);
       assert.match(error.message, /^config \/etc\/netmeter\/config\.json: alerts/);

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { liveCaptureOptions } from '../src/cli/live-capture.js';
+import { liveCaptureOptions } from '../src/cli/capture-options.js';
 import { parseCidrList } from '../src/cli/options.js';
 import { UsageError } from '../src/cli/usage-error.js';
 import { runCli } from './support/run-cli.js';

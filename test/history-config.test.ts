@@ -6,19 +6,20 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, DEFAULT_CONFIG, loadConfig, parseConfig } from '../src/history/config.js';
+import { ConfigError, DEFAULT_CONFIG, parseHistoryConfig } from '../src/history/config.js';
+import { loadConfig } from '../src/config/config-file.js';
 import { billedInterfaces, computeBilling } from '../src/history/billing.js';
 import { parseDateTime } from '../src/history/calendar.js';
 import { defaultConfigPath, defaultDatabasePath, reportDatabasePath } from '../src/history/paths.js';
 
 test('a full config is read with its values; retention in days becomes seconds', () => {
-  const config = parseConfig({ currency: 'EUR', pricePerGB: 0.5, billingDay: 5, quotaGB: 100, interfaces: ['eth0'], retention: { minuteDays: 3, hourDays: 30, dayDays: 400 } }, 'config x');
+  const config = parseHistoryConfig({ currency: 'EUR', pricePerGB: 0.5, billingDay: 5, quotaGB: 100, interfaces: ['eth0'], retention: { minuteDays: 3, hourDays: 30, dayDays: 400 } }, 'config x');
   assert.deepEqual(config, {
     currency: 'EUR', pricePerGB: 0.5, billingDay: 5, quotaGB: 100, interfaces: ['eth0'],
     retention: { minuteSeconds: 3 * 86400, hourSeconds: 30 * 86400, daySeconds: 400 * 86400 },
   });
-  assert.deepEqual(parseConfig({}, 'config x'), DEFAULT_CONFIG);
-  assert.equal(parseConfig({ pricePerGB: 0 }, 'x').pricePerGB, 0, 'free is a price');
+  assert.deepEqual(parseHistoryConfig({}, 'config x'), DEFAULT_CONFIG);
+  assert.equal(parseHistoryConfig({ pricePerGB: 0 }, 'x').pricePerGB, 0, 'free is a price');
 });
 
 test('bad values are refused with a one-line message naming the setting', () => {
@@ -38,7 +39,7 @@ test('bad values are refused with a one-line message naming the setting', () => 
     [[1, 2], /must be a JSON object/],
   ];
   for (const [value, message] of cases) {
-    assert.throws(() => parseConfig(value, 'config /etc/netmeter/config.json'), (e: Error) => {
+    assert.throws(() => parseHistoryConfig(value, 'config /etc/netmeter/config.json'), (e: Error) => {
       assert.ok(e instanceof ConfigError);
       assert.match(e.message, message);
       assert.match(e.message, /^config \/etc\/netmeter\/config.json: /);
@@ -51,12 +52,12 @@ test('bad values are refused with a one-line message naming the setting', () => 
 test('config files: missing is the defaults unless named; bad JSON is one line', () => {
   const dir = mkdtempSync(join(tmpdir(), 'netmeter-config-'));
   try {
-    assert.deepEqual(loadConfig(join(dir, 'none.json'), false), DEFAULT_CONFIG);
+    assert.deepEqual(loadConfig(join(dir, 'none.json'), false).history, DEFAULT_CONFIG);
     assert.throws(() => loadConfig(join(dir, 'none.json'), true), /cannot read the config file .*none.json \(ENOENT\)/);
     writeFileSync(join(dir, 'bad.json'), '{"pricePerGB": 0.5,\n "currency": }\n');
     assert.throws(() => loadConfig(join(dir, 'bad.json'), true), (e: Error) => e instanceof ConfigError && /is not valid JSON/.test(e.message) && !e.message.includes('\n'));
     writeFileSync(join(dir, 'ok.json'), '{"pricePerGB": 2}');
-    assert.equal(loadConfig(join(dir, 'ok.json'), true).pricePerGB, 2);
+    assert.equal(loadConfig(join(dir, 'ok.json'), true).history.pricePerGB, 2);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -66,7 +67,7 @@ test('billing: cost so far, quota used and left, and a projection linear in the 
   const before = process.env.TZ;
   process.env.TZ = 'UTC';
   try {
-    const config = parseConfig({ currency: 'EUR', pricePerGB: 2, billingDay: 1, quotaGB: 100 }, 'x');
+    const config = parseHistoryConfig({ currency: 'EUR', pricePerGB: 2, billingDay: 1, quotaGB: 100 }, 'x');
     // April has 30 days; on the 11th at 00:00, 10 days have passed.
     const now = parseDateTime('2026-04-11 00:00')!;
     const b = computeBilling(config, 20e9, now);
@@ -84,7 +85,7 @@ test('billing: cost so far, quota used and left, and a projection linear in the 
     assert.equal(over.projectedOverQuota, true);
     // The first instant of a period projects what it has (nothing to extrapolate from).
     assert.equal(computeBilling(config, 0, parseDateTime('2026-04-01 00:00')!).projectedBytes, 0);
-    const quotaOnly = computeBilling(parseConfig({ quotaGB: 1 }, 'x'), 5e8, now);
+    const quotaOnly = computeBilling(parseHistoryConfig({ quotaGB: 1 }, 'x'), 5e8, now);
     assert.equal(quotaOnly.cost, undefined);
     assert.equal(quotaOnly.quotaUsedPercent, 50);
   } finally {

@@ -4,6 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HistoryReport } from '../src/history/report-document.js';
 import { runCli } from './support/run-cli.js';
@@ -67,6 +68,31 @@ test('daemon -i lo records a workload\'s bytes; SIGTERM writes the rest and exit
     // The kernel counts lo's packets without the 14-byte Ethernet header the capture shows.
     assert.ok(lo && lo.rxPackets >= node.receivedPackets && lo.rxBytes >= node.receivedBytes - 14 * node.receivedPackets,
       `lo's kernel counters cover at least the workload: ${JSON.stringify(after.interfaces)} vs ${JSON.stringify(node)}`);
+  } finally {
+    await group.cleanup();
+    tmp.remove();
+  }
+});
+
+test('SIGHUP re-reads the config: a bad one is refused in one line and the one in use kept', { skip: skip ?? false, timeout: 60_000 }, async () => {
+  const group = new ProcGroup();
+  const tmp = tempDir('history-reload');
+  try {
+    const db = join(tmp.dir, 'netmeter.db');
+    const config = join(tmp.dir, 'config.json');
+    writeFileSync(config, JSON.stringify({ history: { pricePerGB: 1, currency: 'EUR' } }));
+    const daemon = group.netmeter('daemon', ['daemon', '-i', 'lo', '--filter', 'port 9', '--db', db, '--config', config, '--flush-interval', '1s']);
+    await daemon.stderr.waitFor((l) => l.includes('recording lo into'), 'the "recording" line');
+    writeFileSync(config, '{"history": {"pricePerGB": -3}}');
+    process.kill(daemon.pid, 'SIGHUP');
+    const refused = await daemon.stderr.waitFor((l) => l.includes('kept the config in use'), 'the refusal');
+    assert.match(refused, /history: pricePerGB must be a number of at least 0 \(got -3\)/);
+    writeFileSync(config, JSON.stringify({ history: { pricePerGB: 2 } }));
+    process.kill(daemon.pid, 'SIGHUP');
+    await daemon.stderr.waitFor((l) => l.includes(`config reloaded from ${config}`), 'the reload');
+    process.kill(daemon.pid, 'SIGTERM');
+    assert.equal(await waitExit(daemon, 15_000), 0, daemon.stderr.all);
+    assert.equal(daemon.stderr.all.split('\n').filter((l) => /at .*\.js:\d+/.test(l)).length, 0, 'no stack trace');
   } finally {
     await group.cleanup();
     tmp.remove();

@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConnectionRecord, processKey, type RetiredTraffic } from '../src/account/meter.js';
+import { ConnectionRecord, retiredKey, type RetiredTraffic } from '../src/account/meter.js';
 import { Traffic } from '../src/account/counters.js';
 import type { ProcessInfo } from '../src/attribute/types.js';
 import { MeterTotals, type MeterView } from '../src/history/meter-totals.js';
@@ -28,7 +28,7 @@ class FakeMeter implements MeterView {
   /** As Meter.retire: the record's traffic joins its owner's retired entry and leaves the table. */
   retire(record: ConnectionRecord): void {
     this.live = this.live.filter((r) => r !== record);
-    const key = `${record.owner ? processKey(record.owner) : ''}|${record.interfaceName}`;
+    const key = retiredKey(record.owner, record.interfaceName);
     let entry = this.retired.get(key);
     if (!entry) this.retired.set(key, (entry = { process: record.owner, interfaceName: record.interfaceName, traffic: new Traffic() }));
     entry.traffic.addTraffic(record);

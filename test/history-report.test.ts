@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { closeHistory, openHistoryForReading, openHistoryForWriting, type HistoryDb } from '../src/history/database.js';
 import { HistoryRecorder } from '../src/history/recorder.js';
-import { DEFAULT_CONFIG, parseConfig, type HistoryConfig } from '../src/history/config.js';
+import { DEFAULT_CONFIG, parseHistoryConfig, type HistoryConfig } from '../src/history/config.js';
 import { buildHistoryReport, OPEN_END, type HistoryReport } from '../src/history/report-document.js';
 import { renderHistoryCsv, renderHistoryTable } from '../src/history/report-format.js';
 import { drawBar } from '../src/history/usage-graph.js';
@@ -128,7 +128,7 @@ test('--top keeps the largest rows and says how many it left out; --app and --in
 }));
 
 test('cost per row, and billing: cost so far, quota used and left, projection', () => withHistory((db) => {
-  const config = parseConfig({ currency: 'EUR', pricePerGB: 10, quotaGB: 0.05, billingDay: 1 }, 'x');
+  const config = parseHistoryConfig({ currency: 'EUR', pricePerGB: 10, quotaGB: 0.05, billingDay: 1 }, 'x');
   const report = build(db, ALL, 'app', { config, now: local(2026, 3, 11) });
   assert.equal(report.rows[0]!.cost, (11_000_000 / 1e9) * 10);
   assert.equal(report.totals.cost, (11_011_005 / 1e9) * 10);

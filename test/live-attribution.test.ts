@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { LiveAttribution, withLearnedConnections } from '../src/attribute/live-attribution.js';
+import { KernelOwners } from '../src/attribute/kernel-owners.js';
 import { parseSocketSnapshot, serializeSocketSnapshot } from '../src/attribute/socket-snapshot.js';
 import { SocketResolver } from '../src/attribute/socket-resolver.js';
 import type { ProcessInfo, SocketSnapshot } from '../src/attribute/types.js';
@@ -125,7 +126,7 @@ test('connections known only from the kernel join the snapshot as rows with inod
 
 test('process ends reach the caller from the kernel, in batches', { skip: process.getuid?.() !== 0 && 'needs root (eBPF)' }, async (t) => {
   const batches: number[][] = [];
-  const a = new LiveAttribution({ takeSnapshot: async () => snapshot(1, 1), onProcessesEnded: (pids) => batches.push(pids) });
+  const a = new LiveAttribution({ kernelEvents: KernelOwners.open, takeSnapshot: async () => snapshot(1, 1), onProcessesEnded: (pids) => batches.push(pids) });
   t.after(() => a.close());
   if (a.connectEventsUnavailable) {
     t.skip(`kernel events unavailable here: ${a.connectEventsUnavailable}`);
@@ -148,7 +149,7 @@ test('a port whose owner the kernel said ended is nobody\'s for later packets un
   let reads = 0;
   // Every read says the same: the ended process would stay the owner without the kernel's word.
   const endsTold: Array<readonly number[] | undefined> = [];
-  const a = new LiveAttribution({ takeSnapshot: async (_fs, ended) => (reads++, endsTold.push(ended), held), debounceMs: 60_000, onProcessesEnded: () => {} });
+  const a = new LiveAttribution({ kernelEvents: KernelOwners.open, takeSnapshot: async (_fs, ended) => (reads++, endsTold.push(ended), held), debounceMs: 60_000, onProcessesEnded: () => {} });
   t.after(() => a.close());
   if (a.connectEventsUnavailable) {
     t.skip(`kernel events unavailable here: ${a.connectEventsUnavailable}`);
@@ -184,7 +185,6 @@ test('a read that finds nothing changed keeps the owners and re-checks no record
   const answers: Array<SocketSnapshot | undefined> = [snapshot(1000, 7), undefined];
   const refreshed: number[] = [];
   const a = new LiveAttribution({
-    connectEvents: false,
     takeSnapshot: async (_fs, ended) => (told.push(ended), answers.shift()),
     onRefresh: (s) => refreshed.push(s.processes[0]!.pid),
   });
@@ -199,7 +199,7 @@ test('a read that finds nothing changed keeps the owners and re-checks no record
 
 test('with the kernel\'s events, timed reads take only the TCP listeners; asked-for reads take the TCP tables', { skip: process.getuid?.() !== 0 && 'needs root (eBPF)' }, async (t) => {
   const asked: string[] = [];
-  const a = new LiveAttribution({ takeSnapshot: async (_fs, _ended, tcp) => (asked.push(tcp), snapshot(1, 1)), debounceMs: 0 });
+  const a = new LiveAttribution({ kernelEvents: KernelOwners.open, takeSnapshot: async (_fs, _ended, tcp) => (asked.push(tcp), snapshot(1, 1)), debounceMs: 0 });
   t.after(() => a.close());
   if (a.connectEventsUnavailable) {
     t.skip(`kernel events unavailable here: ${a.connectEventsUnavailable}`);

@@ -65,7 +65,7 @@ test(`live capture on lo (${engine} engine): per-process bytes and packets equal
     assert.equal(report.unknown.bytes, 0, `unknown bytes; report:\n${JSON.stringify(report.unknown)}`);
     assert.equal(report.unknown.packets, 0);
 
-    // DESIGN invariant: per direction, processes + unknown + other = totals.
+    // docs/design.md, conservation: per direction, processes + unknown + other = totals.
     const sums = directionSums(report);
     assert.deepEqual(sums, {
       sentBytes: report.totals.sentBytes,

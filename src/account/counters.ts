@@ -1,4 +1,5 @@
-// Byte and packet counters, the smallest unit of accounting.
+// Byte and packet counters, the smallest unit of accounting, and the one rule for a
+// counter read from outside that went down.
 
 export class Counter {
   bytes = 0;
@@ -32,4 +33,16 @@ export class Traffic {
     this.sent.addCounter(other.sent);
     this.received.addCounter(other.received);
   }
+}
+
+/**
+ * What a counter that only grows counted since `before`. It goes down only when it was
+ * reset (reboot, driver reload, an interface re-created, a 32-bit counter wrapping, its
+ * source restarted): then what it shows was counted from zero. Never negative, never the
+ * near-2^64 of unsigned arithmetic across a reset; 0 for a reading that is no number.
+ */
+export function counterDelta(before: number, now: number): number {
+  if (!Number.isFinite(now) || now < 0) return 0;
+  if (!Number.isFinite(before) || before < 0) return now;
+  return now >= before ? now - before : now;
 }

@@ -1,6 +1,6 @@
 // The accountant: turns decoded packets into connection records (one per local socket),
 // per-process totals, the unknown and other buckets, and per-interface totals, following
-// the accounting rules of DESIGN.md. It owns the flow table and its bound.
+// the accounting rules of docs/design.md. It owns the flow table and its bound.
 
 import type { PacketBatch } from '../capture/packet-batch.js';
 import type { ProcessInfo, Protocol } from '../attribute/types.js';
@@ -12,7 +12,7 @@ import { Counter, Traffic } from './counters.js';
 import { FlowIndex } from './flow-index.js';
 
 /**
- * One local socket's traffic: the unit DESIGN.md calls a connection record. While its
+ * One local socket's traffic: the unit docs/design.md calls a connection record. While its
  * conversation is in the flow table the meter counts into its own row of numbers, and
  * brings the record's counters up to date when it hands the record out (Meter.records())
  * and when it retires it; a retired record keeps its final counts.
@@ -81,6 +81,11 @@ export interface MeterOptions {
 /** A process's identity across PID reuse: the same PID with another start time is another process. */
 export function processKey(p: ProcessInfo): string {
   return p.startTime === undefined ? `${p.pid}` : `${p.pid}@${p.startTime}`;
+}
+
+/** The key of Meter.retired: an owner (none: unknown) on an interface. */
+export function retiredKey(owner: ProcessInfo | undefined, interfaceName: string): string {
+  return `${owner ? processKey(owner) : ''}|${interfaceName}`;
 }
 
 export class Meter {
@@ -363,7 +368,7 @@ export class Meter {
 
   private retire(record: ConnectionRecord): void {
     this.retiredConnections++;
-    const key = `${record.owner ? processKey(record.owner) : ''}|${record.interfaceName}`;
+    const key = retiredKey(record.owner, record.interfaceName);
     let entry = this.retired.get(key);
     if (!entry) this.retired.set(key, (entry = { process: record.owner, interfaceName: record.interfaceName, traffic: new Traffic() }));
     entry.traffic.addTraffic(record);

@@ -89,8 +89,12 @@ const TOP_KEYS = ['timeZone', 'connections', 'servers', 'retestDelayMinutes', 's
 const DETECTOR_TYPES = ['speed', 'latency', 'outage', 'quota', 'projection', 'hog', 'captureLoss'];
 const CHANNEL_TYPES = ['command', 'webhook', 'email', 'push'];
 
+/**
+ * Checks the config file's `alerts` section; `where` starts every error message and names
+ * the section ("config /etc/netmeter/config.json: alerts"), settings follow it with a dot.
+ */
 export function parseAlertsConfig(value: unknown, where: string): AlertsConfig {
-  const at = `${where}: alerts`;
+  const at = where;
   if (value === undefined) value = {};
   const o = object(value, at, '{"connections": [...], "detectors": [...], "channels": [...]}');
   known(o, TOP_KEYS, at);
@@ -420,3 +424,6 @@ function show(value: unknown): string {
   const s = JSON.stringify(value) ?? String(value);
   return s.length > 40 ? `${s.slice(0, 39)}…` : s;
 }
+
+/** No alerts: no detectors, no channels. Last in the file: parsing needs the constants above. */
+export const DEFAULT_ALERTS_CONFIG: AlertsConfig = parseAlertsConfig({}, 'defaults');

@@ -5,8 +5,9 @@
 
 import { readFileSync, statSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
+import { loadConfig } from '../config/config-file.js';
 import { ConfigError } from '../history/config.js';
-import { parseAlertsConfig, type AlertsConfig, type SecretRef } from './config.js';
+import type { AlertsConfig, SecretRef } from './config.js';
 
 export class SecretError extends ConfigError {
   override name = 'SecretError';
@@ -79,25 +80,10 @@ export function checkFilePermissions(configPath: string, config: AlertsConfig, s
 }
 
 /**
- * The alerts part of a config file, checked, with the permission warnings. `required`
+ * The config file's alerts section, checked, with the permission warnings. `required`
  * false: a missing file means no alerts configured.
  */
 export function loadAlertsConfig(path: string, required: boolean, stat: StatFile = statSync): { config: AlertsConfig; warnings: string[] } {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? String(error);
-    if (code === 'ENOENT' && !required) return { config: parseAlertsConfig(undefined, `config ${path}`), warnings: [] };
-    throw new ConfigError(`cannot read the config file ${path} (${code})`);
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new ConfigError(`config ${path} is not valid JSON (${(error as Error).message.replace(/\s+/g, ' ')})`);
-  }
-  const alerts = typeof value === 'object' && value !== null ? (value as Record<string, unknown>).alerts : undefined;
-  const config = parseAlertsConfig(alerts, `config ${path}`);
-  return { config, warnings: checkFilePermissions(path, config, stat) };
+  const file = loadConfig(path, required);
+  return { config: file.alerts, warnings: file.path === undefined ? [] : checkFilePermissions(path, file.alerts, stat) };
 }

@@ -366,7 +366,8 @@ class BoundedMap<K, V> extends Map<K, V> {
   }
 }
 
-function tupleKey(localAddress: string, localPort: number, remoteAddress: string, remotePort: number): string {
+/** A TCP connection's 4-tuple as text, IPv4-mapped IPv6 addresses as plain IPv4. */
+export function tupleKey(localAddress: string, localPort: number, remoteAddress: string, remotePort: number): string {
   return `${unmapIpv4(localAddress) ?? localAddress} ${localPort} ${unmapIpv4(remoteAddress) ?? remoteAddress} ${remotePort}`;
 }
 

@@ -8,10 +8,11 @@
 import type { Attribution } from '../account/attribution.js';
 import type { Cidr } from '../decode/address.js';
 import { unmapIpv4 } from '../decode/address.js';
-import { KernelOwners, type LearnedConnection } from './kernel-owners.js';
+import { systemClock, type Clock } from '../clock.js';
+import { KernelOwners, tupleKey, type KernelOwnersOptions, type LearnedConnection } from './kernel-owners.js';
 import { ProcFs } from './proc/proc-fs.js';
 import { SnapshotWorker } from './snapshot-worker.js';
-import type { TcpRead } from './socket-snapshot.js';
+import { emptySnapshot, type TcpRead } from './socket-snapshot.js';
 import { SocketResolver } from './socket-resolver.js';
 import type { ProcessInfo, Protocol, SocketEntry, SocketSnapshot } from './types.js';
 
@@ -31,8 +32,14 @@ export interface LiveAttributionOptions {
    * reads with the kernel's events). Default: the worker thread (SnapshotReader).
    */
   takeSnapshot?: (procFs: ProcFs, ended: readonly number[] | undefined, tcp: TcpRead) => Promise<SocketSnapshot | undefined>;
-  /** Learn the owners of outgoing TCP connections from the kernel (eBPF) as they connect. Default true. */
-  connectEvents?: boolean;
+  /**
+   * Opens the kernel's socket events (KernelOwners.open: eBPF), which name the owners of
+   * outgoing TCP connections as they connect and report process ends. Not given: no
+   * kernel events, /proc alone.
+   */
+  kernelEvents?: (options: KernelOwnersOptions) => KernelOwners | { unavailable: string };
+  /** Wall clock for when processes ended (compared with packet times), monotonic for debouncing. Default: the system's. */
+  clock?: Clock;
   /** Called when the kernel named the owners of connections asked about before, e.g. to credit waiting records. */
   onOwnersFound?: () => void;
   /** Called with the pids of processes that ended (from the kernel), in batches at most every ENDS_MS. */
@@ -74,7 +81,9 @@ export class LiveAttribution implements Attribution {
   private queued: Promise<void> | undefined;
   private closed = false;
   private recheckingAfterRead = false;
-  private lastRefreshAt = 0;
+  /** Monotonic milliseconds. */
+  private lastRefreshAt = Number.NEGATIVE_INFINITY;
+  private readonly clock: Clock;
   private timer: NodeJS.Timeout | undefined;
   private latest: SocketSnapshot | undefined;
   /** The last snapshot read from /proc, without the kernel-learned connections. */
@@ -103,15 +112,16 @@ export class LiveAttribution implements Attribution {
   constructor(private readonly options: LiveAttributionOptions = {}) {
     this.procFs = options.procFs ?? new ProcFs('/proc');
     this.debounceMs = options.debounceMs ?? 100;
+    this.clock = options.clock ?? systemClock;
     this.takeSnapshot = options.takeSnapshot ?? ((fs, ended, tcp) => this.worker.take(fs.root, ended, tcp));
     this.resolver = new SocketResolver(
-      { version: 1, takenAt: 0, localAddresses: [], sockets: [], owners: [], processes: [] },
+      emptySnapshot(),
       { localCidrs: options.localCidrs ?? [] },
     );
     const connects =
-      options.connectEvents === false
-        ? { unavailable: 'turned off' }
-        : KernelOwners.open({
+      options.kernelEvents === undefined
+        ? { unavailable: 'not asked for' }
+        : options.kernelEvents({
             readProcess: (pid) => this.procFs.readProcess(pid),
             onFound: () => this.ownersFound(),
             onExit: (pids) => this.gatherEnds(pids),
@@ -182,7 +192,7 @@ export class LiveAttribution implements Attribution {
   /** A prompt re-read for an unknown socket: at most one per debounce period. */
   requestRefresh(): void {
     if (this.timer || this.queued || this.closed) return;
-    const wait = Math.max(0, this.lastRefreshAt + this.debounceMs - Date.now());
+    const wait = Math.max(0, this.lastRefreshAt + this.debounceMs - this.clock.monotonic());
     this.promptedRefreshes++;
     this.timer = setTimeout(() => {
       this.timer = undefined;
@@ -208,7 +218,7 @@ export class LiveAttribution implements Attribution {
     else this.endsForRead = undefined;
     if (!this.options.onProcessesEnded) return;
     // Stamped when the kernel's event is taken (KernelOwners: at most WAKE_GAP_MS after the end).
-    const now = Date.now() / 1000;
+    const now = this.clock.now() / 1000;
     for (const pid of pids) {
       this.ended.add(pid);
       this.endedAt.set(pid, { at: now, startTime: this.processesByPid.get(pid)?.startTime });
@@ -244,7 +254,8 @@ export class LiveAttribution implements Attribution {
   }
 
   private async readOnce(): Promise<void> {
-    const startedAt = (this.lastRefreshAt = Date.now());
+    this.lastRefreshAt = this.clock.monotonic();
+    const startedAt = this.clock.now();
     // Without the kernel's events, no end is heard of: the reader must look at every process.
     const ended = this.connects ? this.endsForRead : undefined;
     this.endsForRead = [];
@@ -321,5 +332,5 @@ export function withLearnedConnections(snapshot: SocketSnapshot, learned: Learne
 }
 
 function tupleText(s: SocketEntry): string {
-  return `${unmapIpv4(s.localAddress) ?? s.localAddress} ${s.localPort} ${unmapIpv4(s.remoteAddress) ?? s.remoteAddress} ${s.remotePort}`;
+  return tupleKey(s.localAddress, s.localPort, s.remoteAddress, s.remotePort);
 }

@@ -1,5 +1,5 @@
 // Answers "which process owns the local socket of this packet?" from one SocketSnapshot, by
-// DESIGN.md's socket match, and "is this address one of ours?". Indexes are built once per
+// docs/design.md's socket match, and "is this address one of ours?". Indexes are built once per
 // snapshot (construction or update()), so a lookup reads a few Maps and builds no key string.
 
 import { type Cidr, cidrContains, parseIp, unmapIpv4 } from '../decode/address.js';

@@ -8,6 +8,11 @@ import type { ProcessInfo, SocketEntry, SocketSnapshot } from './types.js';
 import { NetmeterError } from '../errors.js';
 
 /** A snapshot file that is not a version 1 SocketSnapshot; one line naming the path and the fault. */
+/** A snapshot that knows no socket, process or address: what replay uses without one. */
+export function emptySnapshot(): SocketSnapshot {
+  return { version: 1, takenAt: 0, localAddresses: [], sockets: [], owners: [], processes: [] };
+}
+
 export class SnapshotFormatError extends NetmeterError {
   override readonly name = 'SnapshotFormatError';
   constructor(

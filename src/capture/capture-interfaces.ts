@@ -32,7 +32,7 @@ export function listInterfaces(sysRoot = '/sys/class/net'): string[] {
 }
 
 export function interfaceExists(name: string, sysRoot = '/sys/class/net'): boolean {
-  return isPlainName(name) && readSysFile(sysRoot, name, 'flags') !== undefined;
+  return isPlainInterfaceName(name) && readSysFile(sysRoot, name, 'flags') !== undefined;
 }
 
 /** True when the interface exists and is administratively up (IFF_UP). */
@@ -52,7 +52,7 @@ export function defaultCaptureInterfaces(
 ): string[] {
   const chosen: string[] = [];
   for (const [name, infos] of Object.entries(addresses)) {
-    if (!infos || !isPlainName(name)) continue;
+    if (!infos || !isPlainInterfaceName(name)) continue;
     if (!infos.some((a) => !a.internal && !isIpv6LinkLocal(a))) continue;
     const flags = readFlags(sysRoot, name);
     if (flags === undefined || (flags & IFF_UP) === 0 || (flags & IFF_LOOPBACK) !== 0) continue;
@@ -95,13 +95,13 @@ function isIpv6LinkLocal(address: NetworkInterfaceInfo): boolean {
   return address.family === 'IPv6' && /^fe[89ab]/i.test(address.address);
 }
 
-/** Interface names never contain '/'; refusing them keeps reads inside sysRoot. */
-function isPlainName(name: string): boolean {
+/** Interface names never contain '/'; refusing them (and '.', '..') keeps reads inside sysRoot. */
+export function isPlainInterfaceName(name: string): boolean {
   return name !== '' && name !== '.' && name !== '..' && !name.includes('/');
 }
 
 function readFlags(sysRoot: string, name: string): number | undefined {
-  if (!isPlainName(name)) return undefined;
+  if (!isPlainInterfaceName(name)) return undefined;
   const text = readSysFile(sysRoot, name, 'flags');
   const flags = text === undefined ? NaN : Number.parseInt(text, 16);
   return Number.isNaN(flags) ? undefined : flags;

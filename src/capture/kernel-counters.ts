@@ -2,8 +2,10 @@
 // capture so that capture loss shows as the difference, and turned into "since start"
 // totals that survive counter resets.
 
-import { readKernelFile } from '../kernel-file.js';
 import { join } from 'node:path';
+import { counterDelta } from '../account/counters.js';
+import { readKernelFile } from '../kernel-file.js';
+import { isPlainInterfaceName } from './capture-interfaces.js';
 
 export interface KernelCounters {
   rxBytes: number;
@@ -25,8 +27,7 @@ const FILES: ReadonlyArray<[keyof KernelCounters, string]> = [
 
 /** The counters of interface `name`, or undefined when it has none (gone, or no such interface). */
 export async function readKernelCounters(name: string, sysRoot = '/sys/class/net'): Promise<KernelCounters | undefined> {
-  // A name like '../x' would read outside the interface directory.
-  if (name === '' || name.includes('/') || name === '.' || name === '..') return undefined;
+  if (!isPlainInterfaceName(name)) return undefined;
   const dir = join(sysRoot, name, 'statistics');
   try {
     // Synchronous (kernel-file.ts): six sysfs files of a few bytes, once a second.
@@ -47,11 +48,7 @@ export function zeroCounters(): KernelCounters {
   return { rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0, rxDropped: 0, txDropped: 0 };
 }
 
-/**
- * Totals since the first reading. A counter that goes down was reset (driver reload, the
- * interface re-created, a 32-bit counter wrapping): what it counts after the reset is
- * added from zero, so totals never go backwards and never go negative.
- */
+/** Totals since the first reading; a counter that goes down was reset (counterDelta). */
 export class KernelCounterDelta {
   private last: KernelCounters | undefined;
   private readonly total = zeroCounters();
@@ -60,9 +57,7 @@ export class KernelCounterDelta {
   update(reading: KernelCounters): KernelCounters {
     if (this.last) {
       for (const [key] of FILES) {
-        const now = reading[key];
-        const before = this.last[key];
-        this.total[key] += now >= before ? now - before : now;
+        this.total[key] += counterDelta(this.last[key], reading[key]);
       }
     }
     this.last = { ...reading };

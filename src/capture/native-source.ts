@@ -6,9 +6,9 @@
 // PacketBatch objects, merges devices and types the errors.
 
 import { loadNativeAddon } from '../native-addon.js';
-import { CaptureDeviceError, interfaceExists, interfaceIsUp } from './capture-interfaces.js';
+import { CaptureDeviceError } from './capture-interfaces.js';
+import { captureFailure, checkCaptureDevice } from './capture-failure.js';
 import type { CaptureInterface, PacketBatch, PacketSource } from './packet-batch.js';
-import { PrivilegeError } from './privilege.js';
 
 export interface NativeLiveSourceOptions {
   devices: string[];
@@ -178,12 +178,7 @@ export class NativeLiveSource implements PacketSource {
   constructor(private readonly options: NativeLiveSourceOptions) {
     const { devices } = options;
     if (devices.length === 0) throw new CaptureDeviceError('', 'no interface to capture on');
-    const sysRoot = options.sysRoot ?? '/sys/class/net';
-    for (const device of devices) {
-      if (device !== 'any' && !interfaceExists(device, sysRoot)) {
-        throw new CaptureDeviceError(device, `no such interface '${device}' (see ip link)`);
-      }
-    }
+    for (const device of devices) checkCaptureDevice(device, options.sysRoot);
     const native = loadAddon();
     if (native === undefined) {
       throw new CaptureDeviceError(
@@ -394,26 +389,8 @@ export class NativeLiveSource implements PacketSource {
   }
 
   private errorOf(device: string, status: NativeStatus, opening: boolean): Error {
-    const message = status.error ?? 'unknown error';
-    switch (status.errorCode) {
-      case 'EPERM':
-        return new PrivilegeError(device);
-      case 'ENODEV':
-        return new CaptureDeviceError(device, `no such interface '${device}' (see ip link)`);
-      case 'ENETDOWN':
-        return new CaptureDeviceError(device, `interface '${device}' is down (bring it up with: sudo ip link set ${device} up)`);
-      case 'EFILTER':
-        return new CaptureDeviceError(device, `bad capture filter '${this.options.filter ?? ''}': ${message}`);
-      default:
-        break;
-    }
-    if (opening) return new CaptureDeviceError(device, `cannot capture on '${device}': ${message}`);
-    const sysRoot = this.options.sysRoot ?? '/sys/class/net';
-    const removed = /disappeared/i.test(message) || (device !== 'any' && !interfaceExists(device, sysRoot));
-    if (removed) return new CaptureDeviceError(device, `capture on '${device}' stopped: the interface was removed`);
-    const down = /went down/i.test(message) || (device !== 'any' && !interfaceIsUp(device, sysRoot));
-    if (down) return new CaptureDeviceError(device, `capture on '${device}' stopped: the interface went down`);
-    return new CaptureDeviceError(device, `capture on '${device}' stopped: ${message}`);
+    const { filter, sysRoot } = this.options;
+    return captureFailure(device, { code: status.errorCode, message: status.error ?? 'unknown error', opening, ...(filter ? { filter } : {}), ...(sysRoot ? { sysRoot } : {}) });
   }
 }
 

@@ -7,21 +7,21 @@ import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { parseArgs } from 'node:util';
-import { readKernelCounters } from '../capture/kernel-counters.js';
 import { hourStart } from '../history/calendar.js';
-import { loadConfig, type HistoryConfig } from '../history/config.js';
+import type { HistoryConfig } from '../history/config.js';
+import { loadConfig } from '../config/config-file.js';
 import { closeHistory, describeSqliteError, openHistoryForWriting, type HistoryDb } from '../history/database.js';
-import { MeterTotals } from '../history/meter-totals.js';
 import { defaultConfigPath, defaultDatabasePath } from '../history/paths.js';
 import { HistoryRecorder, type InterfaceReading } from '../history/recorder.js';
 import { rollUp } from '../history/rollup.js';
-import { captureOptions, captureOptionsHelp, liveCaptureOptions, LOCAL_OPTION_HELP, startLiveCapture } from './live-capture.js';
+import { systemClock } from '../clock.js';
+import { CaptureSession } from '../session/capture-session.js';
+import { stopControl } from '../session/stop-control.js';
+import { systemSessionIo } from '../session/system-io.js';
+import { captureOptions, captureOptionsHelp, liveCaptureOptions, LOCAL_OPTION_HELP } from './capture-options.js';
 import { parseDuration } from './options.js';
 import type { CommandIo } from './replay.js';
 import { UsageError } from './usage-error.js';
-
-/** Connections quiet this long leave the flow table (their bytes stay counted), as in the live view. */
-const IDLE_CONNECTION_SECONDS = 300;
 
 export const DAEMON_HELP = `Usage: sudo netmeter daemon [options]
 
@@ -57,70 +57,63 @@ export async function runDaemon(argv: string[], io: CommandIo): Promise<number> 
   const flushMs = (parseDuration('flush-interval', values['flush-interval']) ?? 60) * 1000;
   const captureConfig = liveCaptureOptions(values);
   const context = { uid: process.getuid?.() ?? -1, env: process.env, home: homedir() };
-  const config = values.config !== undefined ? loadConfig(values.config, true) : loadConfig(defaultConfigPath(context, existsSync), false);
+  const readConfig = () => (values.config !== undefined ? loadConfig(values.config, true) : loadConfig(defaultConfigPath(context, existsSync), false));
+  let config = readConfig();
   const path = values.db ?? defaultDatabasePath(context);
 
   // The database first: a path that cannot be written fails before any capture starts.
   const db = openHistoryForWriting(path);
-  let capture: Awaited<ReturnType<typeof startLiveCapture>>;
+  const log = (line: string): void => {
+    io.stderr.write(`netmeter daemon: ${line}\n`);
+  };
+  let session: CaptureSession;
   try {
-    capture = await startLiveCapture(captureConfig);
+    // Ticks at least every second: a flush falls due within a second of its time.
+    session = await CaptureSession.start(
+      { ...captureConfig, tickSeconds: Math.min(1, flushMs / 1000), waitForInterfaces: true, onNotice: log },
+      systemSessionIo(),
+    );
   } catch (error) {
     closeHistory(db);
     throw error;
   }
-  const { devices, meter, attribution, source } = capture;
-  const recorder = new HistoryRecorder(db, new MeterTotals(meter, { drainRetired: true }), { clock: () => Date.now(), bootId: await readBootId() });
-  const log = (line: string): void => {
-    io.stderr.write(`netmeter daemon: ${line}\n`);
+  const clock = systemClock;
+  const recorder = new HistoryRecorder(db, { totals: () => session.usageTotals() }, { clock: clock.now, bootId: await readBootId() });
+  const keeper = new HistoryKeeper(db, path, recorder, () => config.history, log);
+  keeper.flush(session.kernelReadings()); // the kernel counters' starting point is stored at once
+  keeper.rollUpIfDue(clock.now());
+  log(`recording ${session.devices.join(', ') || 'each interface as it comes up'} into ${path} every ${flushMs / 1000}s`);
+
+  // A flush when the wall clock enters a new interval (hh:mm:00 for a minute), so each
+  // minute row holds that minute. A clock stepped back or forward only moves which row the
+  // traffic since the last flush goes into: the recorder writes growth of counters, so
+  // nothing is lost or counted twice.
+  let lastSlot = Math.floor(clock.now() / flushMs);
+  session.onTick(({ wallMs }) => {
+    const slot = Math.floor(wallMs / flushMs);
+    if (slot === lastSlot) return;
+    lastSlot = slot;
+    keeper.flush(session.kernelReadings());
+    keeper.rollUpIfDue(wallMs);
+  });
+
+  // SIGHUP: read the config again; a bad one is refused and the one in use kept.
+  const reload = () => {
+    try {
+      config = readConfig();
+      log(`config reloaded from ${config.path ?? 'defaults'}`);
+    } catch (error) {
+      log(`${error instanceof Error ? error.message : String(error)} (kept the config in use)`);
+    }
   };
+  process.on('SIGHUP', reload);
 
-  const keeper = new HistoryKeeper(db, path, recorder, config, devices, log);
-  await keeper.flush(); // the kernel counters' starting point is stored at once
-  keeper.rollUpIfDue();
-  log(`recording ${devices.join(', ')} into ${path} every ${flushMs / 1000}s`);
-
-  const pump = (async () => {
-    for await (const batch of source.batches()) meter.ingest(batch);
-  })();
-  let stop!: () => void;
-  const stopped = new Promise<void>((resolve) => (stop = resolve));
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  pump.then(stop, stop);
-
-  // Flushes fall on whole intervals of the clock (hh:mm:00 for a minute), so each minute row
-  // holds that minute; a chain of timeouts rather than setInterval keeps them aligned.
-  let timer: NodeJS.Timeout | undefined;
-  let flushing = Promise.resolve();
-  const schedule = () => {
-    const now = Date.now();
-    timer = setTimeout(() => {
-      flushing = flushing
-        .then(async () => {
-          meter.retireIdle(Date.now() / 1000 - IDLE_CONNECTION_SECONDS);
-          await keeper.flush();
-          keeper.rollUpIfDue();
-        })
-        // Whatever went wrong, the next tick tries again: a daemon that silently stops writing is worse.
-        .catch((error: unknown) => log(`flush: ${error instanceof Error ? error.message : String(error)}`));
-      schedule();
-    }, Math.ceil((now + 1) / flushMs) * flushMs - now);
-  };
-  schedule();
-  attribution.startPeriodicRefresh();
-
-  await stopped;
-  clearTimeout(timer);
-  process.off('SIGINT', stop);
-  process.off('SIGTERM', stop);
-  await source.close();
-  let failure: unknown;
-  await pump.catch((error: unknown) => (failure = error));
-  attribution.close();
-  // Every packet the capture delivered is in the meter now: the last flush writes it all.
-  await flushing;
-  const written = await keeper.flush();
+  const control = stopControl(session);
+  await control.stopped;
+  process.off('SIGHUP', reload);
+  // Every packet the capture delivered is in the meter once it stops: the last flush writes it all.
+  const failure = await session.stop();
+  const written = keeper.flush(session.kernelReadings());
   closeHistory(db);
   if (failure) throw failure;
   log(written ? 'stopped; everything counted is written' : 'stopped, but the last flush failed (see above)');
@@ -135,18 +128,12 @@ class HistoryKeeper {
     private readonly db: HistoryDb,
     private readonly path: string,
     private readonly recorder: HistoryRecorder,
-    private readonly config: HistoryConfig,
-    private readonly devices: string[],
+    private readonly config: () => HistoryConfig,
     private readonly log: (line: string) => void,
   ) {}
 
   /** True when written; a failure keeps the traffic pending for the next flush. */
-  async flush(): Promise<boolean> {
-    const readings: InterfaceReading[] = [];
-    for (const name of this.devices) {
-      const counters = await readKernelCounters(name);
-      if (counters) readings.push({ name, counters });
-    }
+  flush(readings: InterfaceReading[]): boolean {
     try {
       this.recorder.flush(readings);
       return true;
@@ -157,12 +144,12 @@ class HistoryKeeper {
   }
 
   /** Once an hour (and at start): minute rows past their retention become hours, and so on. */
-  rollUpIfDue(): void {
-    const now = Math.floor(Date.now() / 1000);
+  rollUpIfDue(nowMs: number): void {
+    const now = Math.floor(nowMs / 1000);
     const hour = hourStart(now);
     if (hour === this.lastRollUpHour) return;
     try {
-      rollUp(this.db, now, this.config.retention);
+      rollUp(this.db, now, this.config().retention);
       this.lastRollUpHour = hour;
     } catch (error) {
       this.log(`roll-up: ${describeSqliteError(this.path, 'write', error).message} (retrying later)`);

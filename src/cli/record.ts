@@ -6,11 +6,14 @@ import { parseArgs } from 'node:util';
 import { PcapngWriter } from '../capture/pcapng-writer.js';
 import { serializeSocketSnapshot } from '../attribute/socket-snapshot.js';
 import type { SocketSnapshot } from '../attribute/types.js';
-import { buildUsageReport } from '../present/usage-report.js';
 import { renderUsageTable } from '../present/usage-table.js';
 import { parseDuration } from './options.js';
 import type { CommandIo } from './replay.js';
-import { captureOptions, captureOptionsHelp, liveCaptureOptions, LOCAL_OPTION_HELP, startLiveCapture } from './live-capture.js';
+import type { PacketBatch } from '../capture/packet-batch.js';
+import { CaptureSession } from '../session/capture-session.js';
+import { stopControl } from '../session/stop-control.js';
+import { systemSessionIo } from '../session/system-io.js';
+import { captureOptions, captureOptionsHelp, liveCaptureOptions, LOCAL_OPTION_HELP } from './capture-options.js';
 import { UsageError } from './usage-error.js';
 
 export const RECORD_HELP = `Usage: sudo netmeter record -o FILE.pcapng [options]
@@ -52,39 +55,21 @@ export async function runRecord(argv: string[], io: CommandIo): Promise<number> 
     const w = writer;
     writes = writes.then(() => w.writeAttachment(serializeSocketSnapshot(snapshot)));
   };
-  const { devices, meter, attribution, source } = await startLiveCapture({ ...capture, everyPacket: true, onSnapshot: embed });
+  const write = async (batch: PacketBatch) => {
+    await writes;
+    writes = writer!.write(batch);
+  };
+  const session = await CaptureSession.start({ ...capture, everyPacket: true, keepRetired: true, tickSeconds: 1, onSnapshot: embed, onBatch: write }, systemSessionIo());
   writer = new PcapngWriter(values.output);
   for (const snapshot of waiting.splice(0)) embed(snapshot);
 
-  let stop!: () => void;
-  const stopped = new Promise<void>((resolve) => (stop = resolve));
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  if (durationSeconds !== undefined) setTimeout(stop, durationSeconds * 1000).unref();
-  attribution.startPeriodicRefresh();
-  const started = Date.now();
-  const pump = (async () => {
-    for await (const batch of source.batches()) {
-      meter.ingest(batch);
-      await writes;
-      writes = writer.write(batch);
-    }
-  })();
-  pump.then(stop, stop);
-
-  await stopped;
-  process.off('SIGINT', stop);
-  process.off('SIGTERM', stop);
-  await source.close();
-  let failure: unknown;
-  await pump.catch((error: unknown) => (failure = error));
-  // The last word on ownership: sockets that opened after the previous re-read.
-  await attribution.refresh();
-  attribution.close();
+  await stopControl(session, durationSeconds).stopped;
+  // Stopping reads /proc once more: the last word on ownership, embedded like the others.
+  const failure = await session.stop();
   await writes;
   await writer.close();
   if (failure) throw failure;
-  const report = buildUsageReport(meter, { kind: 'live', interfaces: devices }, (Date.now() - started) / 1000);
+  const report = session.report({ wholeRun: true });
   io.stderr.write(`netmeter: wrote ${report.totals.packets} packets to ${values.output}\n`);
   io.stdout.write(renderUsageTable(report, { sort: 'total' }));
   return 0;

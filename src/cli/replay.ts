@@ -9,7 +9,7 @@ import { openCaptureFile } from '../capture/open-capture-file.js';
 import { CaptureFileError } from '../capture/errors.js';
 import type { SocketSnapshot } from '../attribute/types.js';
 import { ProcFs } from '../attribute/proc/proc-fs.js';
-import { mergeSocketSnapshots, parseSocketSnapshot, takeSocketSnapshot } from '../attribute/socket-snapshot.js';
+import { emptySnapshot, mergeSocketSnapshots, parseSocketSnapshot, takeSocketSnapshot } from '../attribute/socket-snapshot.js';
 import { PcapngFileSource } from '../capture/pcapng-file.js';
 import { SocketResolver } from '../attribute/socket-resolver.js';
 import { walkSocketOwners } from '../attribute/socket-owners.js';
@@ -124,8 +124,4 @@ function resolverAttribution(resolver: SocketResolver): Attribution {
     owner: (protocol, localAddress, localPort, remoteAddress, remotePort) =>
       resolver.resolve(protocol, localAddress, localPort, remoteAddress, remotePort),
   };
-}
-
-export function emptySnapshot(): SocketSnapshot {
-  return { version: 1, takenAt: 0, localAddresses: [], sockets: [], owners: [], processes: [] };
 }

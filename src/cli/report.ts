@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { parseArgs } from 'node:util';
 import { addDays, addMonths, dayStart, formatDay, formatMonth, monthStart, parseDateTime, parseDay, parseMonth } from '../history/calendar.js';
-import { loadConfig } from '../history/config.js';
+import { loadConfig } from '../config/config-file.js';
 import { closeHistory, openHistoryForReading, withSqliteErrors } from '../history/database.js';
 import { defaultConfigPath, reportDatabasePath } from '../history/paths.js';
 import { DIMENSIONS, type Dimension } from '../history/queries.js';
@@ -85,7 +85,7 @@ export async function runReport(argv: string[], io: CommandIo): Promise<number> 
   const by: Dimension = (values.by as Dimension | undefined) ?? (values.graph ? (range.until - range.since <= 25 * 3600 ? 'hour' : 'day') : 'app');
 
   const context = { uid: process.getuid?.() ?? -1, env: process.env, home: homedir() };
-  const config = values.config !== undefined ? loadConfig(values.config, true) : loadConfig(defaultConfigPath(context, existsSync), false);
+  const config = (values.config !== undefined ? loadConfig(values.config, true) : loadConfig(defaultConfigPath(context, existsSync), false)).history;
   const path = values.db ?? reportDatabasePath(context, existsSync);
   const db = openHistoryForReading(path);
   try {

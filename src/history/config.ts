@@ -1,8 +1,8 @@
-// The history's settings file (JSON, documented in docs/history.md): price per GB and
+// The config file's `history` section (documented in docs/history.md): price per GB and
 // currency, billing day, monthly quota, which interfaces are billed, and retention. Every
-// value is checked, and a bad one is named with the file in one line.
+// value is checked, and a bad one is named with the file in one line. The file itself is
+// read by src/config/config-file.ts.
 
-import { readFileSync } from 'node:fs';
 import { NetmeterError } from '../errors.js';
 import { DEFAULT_RETENTION, type Retention } from './rollup.js';
 
@@ -14,8 +14,6 @@ export class ConfigError extends NetmeterError {
 export const GB = 1e9;
 
 export interface HistoryConfig {
-  /** Where it was read from; undefined when no file was found (all defaults). */
-  path?: string;
   currency: string;
   pricePerGB?: number;
   /** Day of the month a billing period starts (1-31; a shorter month's last day stands in). */
@@ -28,34 +26,14 @@ export interface HistoryConfig {
 
 export const DEFAULT_CONFIG: HistoryConfig = { currency: '', billingDay: 1, retention: DEFAULT_RETENTION };
 
-// 'alerts' is read by src/alerts/config.ts (docs/alerts.md).
-const KEYS = ['currency', 'pricePerGB', 'billingDay', 'quotaGB', 'interfaces', 'retention', 'alerts'];
+export const HISTORY_KEYS = ['currency', 'pricePerGB', 'billingDay', 'quotaGB', 'interfaces', 'retention'];
 const RETENTION_KEYS = ['minuteDays', 'hourDays', 'dayDays'];
 
-/** Reads `path`; when `required` is false a missing file means the defaults. */
-export function loadConfig(path: string, required: boolean): HistoryConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? String(error);
-    if (code === 'ENOENT' && !required) return { ...DEFAULT_CONFIG };
-    throw new ConfigError(`cannot read the config file ${path} (${code})`);
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new ConfigError(`config ${path} is not valid JSON (${(error as Error).message.replace(/\s+/g, ' ')})`);
-  }
-  return { ...parseConfig(value, `config ${path}`), path };
-}
-
-/** Checks a parsed config; `where` starts every error message. */
-export function parseConfig(value: unknown, where: string): HistoryConfig {
+/** Checks a parsed `history` section; `where` starts every error message. */
+export function parseHistoryConfig(value: unknown, where: string): HistoryConfig {
   if (!isObject(value)) throw new ConfigError(`${where}: must be a JSON object like {"pricePerGB": 0.5, "currency": "EUR"}`);
   for (const key of Object.keys(value)) {
-    if (!KEYS.includes(key)) throw new ConfigError(`${where}: unknown setting '${key}' (known: ${KEYS.join(', ')})`);
+    if (!HISTORY_KEYS.includes(key)) throw new ConfigError(`${where}: unknown setting '${key}' (known: ${HISTORY_KEYS.join(', ')})`);
   }
   const config: HistoryConfig = { ...DEFAULT_CONFIG };
   if (value.currency !== undefined) {

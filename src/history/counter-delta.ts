@@ -1,16 +1,8 @@
-// The difference between two readings of a counter that only grows — except when it is
-// reset (reboot, driver reload, the interface re-created, a 32-bit counter wrapping) or its
-// source restarted. A drop is taken as a reset and the new value as counted from zero, so a
-// difference is never negative and never the near-2^64 of unsigned arithmetic across a reset.
+// The growth of the history's cumulative readings between two flushes — the kernel's
+// interface counters and the meter's usage totals — by the one reset rule (counterDelta).
 
+import { counterDelta } from '../account/counters.js';
 import type { UsageCounts } from './usage-key.js';
-
-/** Bytes or packets counted since `before`; `now` itself after a reset; 0 for a reading that is no number. */
-export function counterDelta(before: number, now: number): number {
-  if (!Number.isFinite(now) || now < 0) return 0;
-  if (!Number.isFinite(before) || before < 0) return now;
-  return now >= before ? now - before : now;
-}
 
 export interface InterfaceCounts {
   rxBytes: number;

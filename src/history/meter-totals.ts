@@ -8,7 +8,7 @@
 // key of its owner *at that flush*; what was credited stays where it was.
 
 import type { ConnectionRecord, RetiredTraffic } from '../account/meter.js';
-import { processKey } from '../account/meter.js';
+import { retiredKey } from '../account/meter.js';
 import type { Traffic } from '../account/counters.js';
 import { addCounts, usageKeyOf, usageKeyText, zeroCounts, type UsageCounts, type UsageTotal, type UsageSource } from './usage-key.js';
 
@@ -40,9 +40,6 @@ const minus = (a: UsageCounts, b: UsageCounts): UsageCounts => ({
   sentPackets: a.sentPackets - b.sentPackets,
   receivedPackets: a.receivedPackets - b.receivedPackets,
 });
-
-/** The meter's key for a retired entry (as Meter.retire makes it). */
-const retiredKey = (record: ConnectionRecord) => `${record.owner ? processKey(record.owner) : ''}|${record.interfaceName}`;
 
 export class MeterTotals implements UsageSource {
   private readonly cumulative = new Map<string, UsageTotal>();
@@ -86,7 +83,7 @@ export class MeterTotals implements UsageSource {
       this.credited.delete(record);
       const final = countsOf(record);
       this.credit(record, minus(final, credited));
-      const key = retiredKey(record);
+      const key = retiredKey(record.owner, record.interfaceName);
       const growth = knownGrowth.get(key) ?? zeroCounts();
       addCounts(growth, final);
       knownGrowth.set(key, growth);

@@ -4,6 +4,7 @@
 
 import type { HistoryDb } from './database.js';
 import type { UsageCounts } from './usage-key.js';
+import { RESOLUTIONS } from './schema.js';
 
 export type Dimension = 'app' | 'user' | 'interface' | 'day' | 'hour' | 'month';
 export const DIMENSIONS: readonly Dimension[] = ['app', 'user', 'interface', 'day', 'hour', 'month'];
@@ -53,7 +54,7 @@ const GROUPS: Record<Dimension, { select: string; group: string }> = {
  * starts, so ranges finer than the rows' resolution (an hour of last year) are approximate.
  */
 const unionOf = (table: 'usage' | 'kernel', columns: string) =>
-  ['minute', 'hour', 'day'].map((r) => `SELECT start, ${columns} FROM ${table}_${r} WHERE start >= @since AND start < @until`).join(' UNION ALL ');
+  RESOLUTIONS.map((r) => `SELECT start, ${columns} FROM ${table}_${r} WHERE start >= @since AND start < @until`).join(' UNION ALL ');
 
 export function queryUsage(db: HistoryDb, range: TimeRange, by: Dimension, filter: UsageFilter = {}): UsageRow[] {
   const { select, group } = GROUPS[by];
@@ -77,9 +78,3 @@ export function queryInterfaces(db: HistoryDb, range: TimeRange, only?: string):
   return db.prepare<InterfaceRow>(sql).all({ ...range, only: only ?? null });
 }
 
-/** First and last period start recorded, or undefined for an empty history. */
-export function recordedSpan(db: HistoryDb): { first: number; last: number } | undefined {
-  const parts = ['usage', 'kernel'].flatMap((t) => ['minute', 'hour', 'day'].map((r) => `SELECT MIN(start) AS first, MAX(start) AS last FROM ${t}_${r}`));
-  const row = db.prepare<{ first: number | null; last: number | null }>(`SELECT MIN(first) AS first, MAX(last) AS last FROM (${parts.join(' UNION ALL ')})`).get();
-  return row && row.first !== null && row.last !== null ? { first: row.first, last: row.last } : undefined;
-}

@@ -3,7 +3,7 @@
 
 import type { ProcessInfo } from '../attribute/types.js';
 
-/** Traffic no process was found for: DESIGN.md's "unknown", one application in the history. */
+/** Traffic no process was found for: docs/design.md's "unknown", one application in the history. */
 export const UNKNOWN_APP = '(unknown)';
 
 export interface UsageKey {

@@ -1,4 +1,4 @@
-// The JSON document of DESIGN.md (version 1), built from the meter's state. Every other
+// The JSON document of docs/design.md (version 1), built from the meter's state. Every other
 // output (table, Ink screen, metrics) is drawn from this one shape.
 
 import type { Meter, ConnectionRecord } from '../account/meter.js';
@@ -144,7 +144,7 @@ export function buildUsageReport(meter: Meter, source: ReportSource, rateSeconds
   }));
   processes.sort((x, y) => y.sentBytes + y.receivedBytes - (x.sentBytes + x.receivedBytes) || (x.pid ?? 0) - (y.pid ?? 0));
   connections.sort(
-    (x, y) => y.sentBytes + y.receivedBytes - (x.sentBytes + x.receivedBytes) || connectionOrder(x).localeCompare(connectionOrder(y)),
+    (x, y) => y.sentBytes + y.receivedBytes - (x.sentBytes + x.receivedBytes) || connectionKey(x).localeCompare(connectionKey(y)),
   );
   const byReason: Record<string, { packets: number; bytes: number }> = {};
   // "other" counts each packet once, even one that is both sent and received (loopback ICMP).
@@ -206,7 +206,8 @@ function connectionUsage(record: ConnectionRecord): ConnectionUsage {
   };
 }
 
-function connectionOrder(c: ConnectionUsage): string {
+/** A connection's protocol and 4-tuple as text: its identity in a report. */
+export function connectionKey(c: ConnectionUsage): string {
   return `${c.protocol} ${c.localAddress} ${c.localPort} ${c.remoteAddress} ${c.remotePort}`;
 }
 
