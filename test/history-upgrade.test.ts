@@ -25,13 +25,13 @@ test("a database from the 0.1.0 release upgrades in place and keeps every byte",
     assert.equal(result.code, 0, result.stderr);
     return JSON.parse(result.stdout) as { rows: Array<{ sentBytes: number; receivedBytes: number }> };
   };
-  const before = await report();
-  const sum = (r: typeof before) => r.rows.reduce((n, row) => n + row.sentBytes + row.receivedBytes, 0);
-  // 30 datagrams of 1,000 bytes on lo, 1,042 bytes each as captured, sent and received.
-  assert.equal(sum(before), 2 * 30 * 1042);
-
+  // A report refuses an older format until the daemon has upgraded it (database.ts), so
+  // the bytes are checked against what the fixture recorded.
   const db = openHistoryForWriting(path);
   assert.equal(schemaVersion(db), SCHEMA_VERSION, 'migrated to the current schema');
   closeHistory(db);
-  assert.deepEqual(await report(), before, 'the same report after the upgrade');
+  const after = await report();
+  const sum = (r: typeof after) => r.rows.reduce((n, row) => n + row.sentBytes + row.receivedBytes, 0);
+  // 30 datagrams of 1,000 bytes on lo, 1,042 bytes each as captured, sent and received.
+  assert.equal(sum(after), 2 * 30 * 1042);
 });

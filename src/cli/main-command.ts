@@ -12,6 +12,7 @@ export const COMMANDS: ReadonlyArray<{ name: string; synopsis: string; summary: 
   { name: 'snapshot', synopsis: 'snapshot', summary: 'write socket ownership as JSON, for replay --sockets' },
   { name: 'daemon', synopsis: 'daemon', summary: 'record usage history for reports' },
   { name: 'report', synopsis: 'report', summary: 'usage history by application, day, month; cost' },
+  { name: 'alerts', synopsis: 'alerts', summary: 'incidents, test messages, silences' },
   { name: 'completion', synopsis: 'completion', summary: 'print the bash completion script' },
 ];
 

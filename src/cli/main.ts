@@ -25,6 +25,8 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./daemon.js')).runDaemon(rest, io);
       case 'report':
         return await (await import('./report.js')).runReport(rest, io);
+      case 'alerts':
+        return await (await import('./alerts.js')).runAlerts(rest, io);
       case 'live':
         return await startLive(rest, io);
       case 'completion':

@@ -32,7 +32,8 @@ export const REPORT_COMMAND = {
     { name: 'top', type: 'string', value: 'N', help: 'only the N largest rows' },
     { name: 'app', type: 'string', value: 'NAME', help: 'only this application' },
     { name: 'interface', short: 'i', type: 'string', value: 'IF', complete: 'interface', help: 'only traffic on IF' },
-    { group: 'Output:', name: 'graph', type: 'boolean', help: 'bars per day (per hour for a single day) in the terminal; alone: the last 30 days' },
+    { group: 'Output:', name: 'quality', type: 'boolean', help: 'the provider report from speed tests (netmeter report --quality --help)' },
+    { name: 'graph', type: 'boolean', help: 'bars per day (per hour for a single day) in the terminal; alone: the last 30 days' },
     { name: 'json', type: 'boolean', help: 'the report as one JSON document' },
     { name: 'csv', type: 'boolean', help: 'the rows as CSV' },
     { group: 'Files:', name: 'db', type: 'string', value: 'PATH', complete: 'file', help: 'the history database (default: yours, else /var/lib/netmeter/netmeter.db)' },
@@ -46,6 +47,8 @@ export const REPORT_COMMAND = {
 export const REPORT_HELP = renderHelp(REPORT_COMMAND);
 
 export async function runReport(argv: string[], io: CommandIo): Promise<number> {
+  // The provider report has options of its own (src/cli/quality-report.ts).
+  if (argv.includes('--quality')) return (await import('./quality-report.js')).runQualityReport(argv.filter((a) => a !== '--quality'), io);
   const { values, positionals } = parseCommandLine(REPORT_COMMAND, withOptionalMonth(argv));
   if (values.help) {
     io.stdout.write(REPORT_HELP);

@@ -5,12 +5,14 @@
 // still read as they are.
 
 import { readFileSync } from 'node:fs';
+import { DEFAULT_ALERTS_CONFIG, parseAlertsConfig, type AlertsConfig } from '../alerts/config.js';
 import { ConfigError, DEFAULT_CONFIG, HISTORY_KEYS, parseHistoryConfig, type HistoryConfig } from '../history/config.js';
 
 export interface NetmeterConfig {
   /** Where it was read from; undefined when no file was found (all defaults). */
   path?: string;
   history: HistoryConfig;
+  alerts: AlertsConfig;
 }
 
 type SectionName = Exclude<keyof NetmeterConfig, 'path'>;
@@ -18,9 +20,10 @@ type SectionName = Exclude<keyof NetmeterConfig, 'path'>;
 /** Each section's checker: takes the section's JSON value and the text every error starts with. */
 const SECTIONS: { [K in SectionName]: (value: unknown, where: string) => NetmeterConfig[K] } = {
   history: parseHistoryConfig,
+  alerts: parseAlertsConfig,
 };
 
-export const DEFAULT_NETMETER_CONFIG: NetmeterConfig = { history: DEFAULT_CONFIG };
+export const DEFAULT_NETMETER_CONFIG: NetmeterConfig = { history: DEFAULT_CONFIG, alerts: DEFAULT_ALERTS_CONFIG };
 
 /** Reads `path`; when `required` is false a missing file means the defaults. */
 export function loadConfig(path: string, required: boolean): NetmeterConfig {
@@ -58,10 +61,13 @@ export function parseConfigFile(value: unknown, where: string): NetmeterConfig {
     if (!sectionNames.includes(key)) {
       throw new ConfigError(`${where}: unknown section '${key}' (known: ${sectionNames.join(', ')})`);
     }
-    const name = key as SectionName;
-    config[name] = SECTIONS[name](section, `${where}: ${name}`);
+    checkSection(config, key as SectionName, section, `${where}: ${key}`);
   }
   // The 0.1.0 layout: history settings at the top level.
   if (flatHistory.length > 0) config.history = parseHistoryConfig(Object.fromEntries(flatHistory), where);
   return config;
+}
+
+function checkSection<K extends SectionName>(config: NetmeterConfig, name: K, value: unknown, where: string): void {
+  config[name] = SECTIONS[name](value, where);
 }

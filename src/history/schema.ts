@@ -63,6 +63,53 @@ const MIGRATIONS: string[] = [
     read_at    INTEGER NOT NULL
   );
   `,
+  `
+  -- The alert engine's incidents (src/alerts, docs/alerts.md); times in milliseconds. The
+  -- incident as messages show it is kept whole in json.
+  CREATE TABLE alert_incident (
+    id         TEXT PRIMARY KEY,
+    detector   TEXT NOT NULL,
+    subject    TEXT NOT NULL,
+    opened_at  INTEGER NOT NULL,
+    closed_at  INTEGER,
+    json       TEXT NOT NULL
+  );
+  -- The outbox: one row per message and channel until it is delivered, kept across
+  -- restarts; the event id is what a receiver drops repeats by.
+  CREATE TABLE alert_delivery (
+    seq             INTEGER PRIMARY KEY,
+    event_id        TEXT NOT NULL,
+    channel         TEXT NOT NULL,
+    incident_id     TEXT NOT NULL,
+    created_at      INTEGER NOT NULL,
+    event_json      TEXT NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    delivered_at    INTEGER,
+    given_up_at     INTEGER,
+    last_error      TEXT,
+    UNIQUE (event_id, channel)
+  );
+  CREATE INDEX alert_delivery_due ON alert_delivery (next_attempt_at) WHERE delivered_at IS NULL AND given_up_at IS NULL;
+  -- Every speed test result the alert engine judged (SpeedMeasurement as JSON), for
+  -- netmeter report --quality.
+  CREATE TABLE alert_speed_result (
+    at     INTEGER NOT NULL,
+    server TEXT NOT NULL,
+    family TEXT NOT NULL,
+    json   TEXT NOT NULL
+  );
+  CREATE INDEX alert_speed_result_at ON alert_speed_result (at);
+  -- Silences added with netmeter alerts silence.
+  CREATE TABLE alert_silence (
+    id         INTEGER PRIMARY KEY,
+    from_at    INTEGER NOT NULL,
+    until_at   INTEGER NOT NULL,
+    detector   TEXT,
+    reason     TEXT,
+    created_at INTEGER NOT NULL
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
