@@ -13,6 +13,7 @@ import { loadAlertsConfig } from '../alerts/secrets.js';
 import type { AlertEvent, Incident } from '../alerts/types.js';
 import { parseDateTime } from '../history/calendar.js';
 import { closeHistory, openHistoryForReading, openHistoryForWriting } from '../history/database.js';
+import { SCHEMA_VERSION } from '../history/schema.js';
 import { defaultConfigPath, defaultDatabasePath, reportDatabasePath } from '../history/paths.js';
 import { parseDuration } from './options.js';
 import type { CommandIo } from './replay.js';
@@ -101,7 +102,7 @@ export async function runAlerts(argv: string[], io: CommandIo, now: () => number
 }
 
 function list(path: string, json: boolean, all: boolean, now: number, io: CommandIo): number {
-  const db = openHistoryForReading(path);
+  const db = openHistoryForReading(path, { needsVersion: SCHEMA_VERSION });
   try {
     const outbox = new AlertOutbox(db);
     const incidents = outbox.incidents(all ? {} : { since: now - 30 * DAY });

@@ -10,6 +10,7 @@ import { AlertOutbox } from '../alerts/outbox.js';
 import { buildQualityReport, renderQualityMarkdown, renderQualityText } from '../alerts/quality-report.js';
 import { addMonths, formatMonth, monthStart, parseDateTime, parseMonth } from '../history/calendar.js';
 import { closeHistory, openHistoryForReading } from '../history/database.js';
+import { SCHEMA_VERSION } from '../history/schema.js';
 import { defaultConfigPath, reportDatabasePath } from '../history/paths.js';
 import type { CommandIo } from './replay.js';
 import { UsageError } from './usage-error.js';
@@ -54,7 +55,7 @@ export async function runQualityReport(argv: string[], io: CommandIo): Promise<n
   const context = { uid: process.getuid?.() ?? -1, env: process.env, home: homedir() };
   const { config, warnings } = loadAlertsConfig(values.config ?? defaultConfigPath(context, existsSync), values.config !== undefined);
   for (const w of warnings) io.stderr.write(`netmeter: ${w}\n`);
-  const db = openHistoryForReading(values.db ?? reportDatabasePath(context, existsSync));
+  const db = openHistoryForReading(values.db ?? reportDatabasePath(context, existsSync), { needsVersion: SCHEMA_VERSION });
   try {
     const outbox = new AlertOutbox(db);
     const since = month * 1000;

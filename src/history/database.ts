@@ -16,6 +16,8 @@ export class HistoryDatabaseError extends NetmeterError {
 export type HistoryDb = Database.Database;
 
 export interface OpenOptions {
+  /** Reading: the history format the reader needs at least (default 1: the usage tables). */
+  needsVersion?: number;
   /** How long to wait for another connection's lock before giving up. */
   busyTimeoutMs?: number;
 }
@@ -80,7 +82,8 @@ export function openHistoryForReading(path: string, options: OpenOptions = {}): 
       checkOwnership(path, db);
       const version = schemaVersion(db);
       if (version > SCHEMA_VERSION) throw newerSchema(path, db);
-      if (version < SCHEMA_VERSION) {
+      // Migrations only add tables: a reader needs only the version that added what it reads.
+      if (version < (options.needsVersion ?? 1)) {
         throw new HistoryDatabaseError(`${path} has an older history format (version ${version}): run the daemon once (sudo netmeter daemon) to update it`);
       }
       registerCalendarFunctions(db);
