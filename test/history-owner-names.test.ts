@@ -17,7 +17,7 @@ import { HistoryRecorder } from '../src/history/recorder.js';
 import { DEFAULT_CONFIG } from '../src/history/config.js';
 import { buildHistoryReport, OPEN_END } from '../src/history/report-document.js';
 import type { Dimension } from '../src/history/queries.js';
-import { renderHistoryTable } from '../src/history/report-format.js';
+import { renderHistoryTable } from '../src/present/history-report-format.js';
 import type { UsageTotal } from '../src/history/usage-key.js';
 import { tempDir } from './support/live-harness.js';
 

@@ -10,8 +10,8 @@ import { closeHistory, openHistoryForReading, openHistoryForWriting, type Histor
 import { HistoryRecorder } from '../src/history/recorder.js';
 import { DEFAULT_CONFIG, parseHistoryConfig, type HistoryConfig } from '../src/history/config.js';
 import { buildHistoryReport, OPEN_END, type HistoryReport } from '../src/history/report-document.js';
-import { renderHistoryCsv, renderHistoryTable } from '../src/history/report-format.js';
-import { drawBar } from '../src/history/usage-graph.js';
+import { renderHistoryCsv, renderHistoryTable } from '../src/present/history-report-format.js';
+import { drawBar } from '../src/present/usage-graph.js';
 import type { Dimension, TimeRange } from '../src/history/queries.js';
 import type { UsageTotal } from '../src/history/usage-key.js';
 import { runCli } from './support/run-cli.js';

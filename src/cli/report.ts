@@ -11,7 +11,7 @@ import { closeHistory, openHistoryForReading, withSqliteErrors } from '../histor
 import { defaultConfigPath, reportDatabasePath } from '../history/paths.js';
 import { DIMENSIONS, type Dimension } from '../history/queries.js';
 import { OPEN_END, OPEN_START, buildHistoryReport, type ReportRequest } from '../history/report-document.js';
-import { renderHistoryCsv, renderHistoryTable } from '../history/report-format.js';
+import { renderHistoryCsv, renderHistoryTable } from '../present/history-report-format.js';
 import { parsePositiveInteger } from './options.js';
 import type { CommandIo } from './replay.js';
 import { UsageError } from './usage-error.js';

@@ -1,11 +1,11 @@
 // The history report as text: a table (with bars for --graph), the kernel's interface
 // counters, the billing period's cost and quota — and as CSV, one line per row.
 
-import { formatBytes } from '../present/units.js';
-import type { BillingSummary, CostBasis, HistoryReport, ReportRow } from './report-document.js';
-import type { Dimension } from './queries.js';
+import { formatBytes } from './units.js';
+import type { BillingSummary, CostBasis, HistoryReport, ReportRow } from '../history/report-document.js';
+import type { Dimension } from '../history/queries.js';
 import { drawBar, graphLegend } from './usage-graph.js';
-import { UNKNOWN_APP } from './usage-key.js';
+import { UNKNOWN_APP } from '../history/usage-key.js';
 
 export interface TableOptions {
   graph: boolean;
