@@ -3,6 +3,7 @@
 // the accounting rules of docs/design.md. It owns the flow table and its bound.
 
 import type { PacketBatch } from '../capture/packet-batch.js';
+import { processKey } from '../attribute/process-key.js';
 import type { ProcessInfo, Protocol } from '../attribute/types.js';
 import { formatIpv4, formatIpv6 } from '../decode/address.js';
 import { decodePacket } from '../decode/decode-packet.js';
@@ -78,11 +79,6 @@ export interface RetiredTraffic {
 export interface MeterOptions {
   /** Bound on conversations held; the least recently seen are retired past it. */
   maxConversations?: number;
-}
-
-/** A process's identity across PID reuse: the same PID with another start time is another process. */
-export function processKey(p: ProcessInfo): string {
-  return p.startTime === undefined ? `${p.pid}` : `${p.pid}@${p.startTime}`;
 }
 
 /** The key of Meter.retired: an owner (none: unknown) on an interface. */

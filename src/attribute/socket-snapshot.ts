@@ -3,6 +3,7 @@
 
 import { canonicalIp } from '../decode/address.js';
 import type { ProcFs } from './proc/proc-fs.js';
+import { processKey } from './process-key.js';
 import { walkSocketOwners } from './socket-owners.js';
 import type { ProcessInfo, SocketEntry, SocketSnapshot } from './types.js';
 import { NetmeterError } from '../errors.js';
@@ -386,7 +387,6 @@ async function mapBounded<T, R>(items: readonly T[], task: (item: T) => Promise<
  */
 export function mergeSocketSnapshots(older: SocketSnapshot, newer: SocketSnapshot): SocketSnapshot {
   const socketKey = (s: SocketEntry) => `${s.protocol} ${s.localAddress} ${s.localPort} ${s.remoteAddress} ${s.remotePort} ${s.inode}`;
-  const processKey = (p: ProcessInfo) => `${p.pid} ${p.startTime ?? ''}`;
   const sockets = new Map(older.sockets.map((s) => [socketKey(s), s]));
   for (const s of newer.sockets) sockets.set(socketKey(s), s);
   const owners = new Map(older.owners);

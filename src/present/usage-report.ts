@@ -2,7 +2,7 @@
 // output (table, Ink screen, metrics) is drawn from this one shape.
 
 import type { Meter, ConnectionRecord } from '../account/meter.js';
-import { processKey } from '../account/meter.js';
+import { processKey } from '../attribute/process-key.js';
 import { Traffic } from '../account/counters.js';
 import type { ProcessInfo, Protocol } from '../attribute/types.js';
 import { OtherReason } from '../decode/decoded-packet.js';
@@ -93,6 +93,18 @@ export interface UsageReport {
    * left out unless named), from the kernel's counters alone, so the screen can say so.
    */
   uncapturedInterfaces?: UncapturedInterfaceUsage[];
+  /** Live, per interval: what this interval alone added to `totals`, and its length. */
+  interval?: IntervalUsage;
+}
+
+export interface IntervalUsage {
+  seconds: number;
+  packets: number;
+  bytes: number;
+  sentBytes: number;
+  receivedBytes: number;
+  sentPackets: number;
+  receivedPackets: number;
 }
 
 /** An interface's kernel counters since start (and rates over the last interval); nothing of it was captured. */

@@ -4,14 +4,14 @@
 
 import { formatBytes, formatRate } from '../units.js';
 import type { ColumnSpec } from './columns.js';
-import type { Amounts, Measure, SortKey } from './view-rows.js';
+import type { Amounts, Measure, ScreenSort } from './view-rows.js';
 
 export type RateUnit = 'bytes' | 'bits';
 
 const RATE_WIDTH = 12;
 const TOTAL_WIDTH = 10;
 
-export function amountColumns(measure: Measure, sort: SortKey, secondaryDropRank: number): ColumnSpec[] {
+export function amountColumns(measure: Measure, sort: ScreenSort, secondaryDropRank: number): ColumnSpec[] {
   const mark = (title: string, direction: 'upload' | 'download') => (sort === direction || sort === 'total' ? `${title}▼` : title);
   const rates = (dropRank?: number): ColumnSpec[] => [
     { id: 'upload', title: measure === 'rate' ? mark('UPLOAD', 'upload') : 'UPLOAD', width: RATE_WIDTH, align: 'right', dropRank },

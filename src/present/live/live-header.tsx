@@ -8,7 +8,7 @@ import { formatBytes, formatRate } from '../units.js';
 import type { RateUnit } from './amount-columns.js';
 import type { Segment } from './columns.js';
 import { joinToFit } from './columns.js';
-import type { Measure, SortKey } from './view-rows.js';
+import type { Measure, ScreenSort } from './view-rows.js';
 
 export function formatElapsed(seconds: number): string {
   const total = Math.max(0, Math.floor(seconds));
@@ -178,7 +178,7 @@ export interface SessionStatus {
   elapsedSeconds: number;
   intervalSeconds: number;
   view: string;
-  sort: SortKey;
+  sort: ScreenSort;
   measure: Measure;
   unit: RateUnit;
   filter: string;

@@ -4,14 +4,14 @@
 import type { Key } from 'ink';
 import type { RateUnit } from './amount-columns.js';
 import type { LiveFrame } from './live-feed.js';
-import type { Measure, ProcessRow, SortKey, ViewKind } from './view-rows.js';
+import type { Measure, ProcessRow, ScreenSort, ViewKind } from './view-rows.js';
 import { VIEW_ORDER } from './view-rows.js';
 
 export interface LiveState {
   view: ViewKind;
   /** The process whose connections are shown instead of the view, when one was opened with Enter. */
   detail: { pid: number; name: string } | null;
-  sort: SortKey;
+  sort: ScreenSort;
   measure: Measure;
   unit: RateUnit;
   /** The selected process (by row key), so the highlight follows it as rows re-sort. */

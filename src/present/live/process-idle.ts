@@ -3,7 +3,7 @@
 // still let exited processes leave rate mode a few quiet intervals after their last byte.
 
 import type { UsageReport } from '../usage-report.js';
-import { processKey } from './view-rows.js';
+import { processRowKey } from './view-rows.js';
 
 export class ProcessIdleClock {
   /** Per process: its byte total at the last mark, and since when it has stood still. */
@@ -13,7 +13,7 @@ export class ProcessIdleClock {
   mark(report: UsageReport, nowSeconds: number): void {
     const next = new Map<string, { bytes: number; since: number }>();
     for (const p of report.processes) {
-      const key = processKey(p);
+      const key = processRowKey(p);
       const bytes = p.sentBytes + p.receivedBytes;
       const before = this.last.get(key);
       // First seen, or moved bytes since the last mark: active now.

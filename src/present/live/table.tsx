@@ -6,7 +6,7 @@ import { Box, Text } from 'ink';
 import type { RateUnit } from './amount-columns.js';
 import type { Column } from './columns.js';
 import { COLUMN_GAP, truncate } from './columns.js';
-import type { Measure, SortKey } from './view-rows.js';
+import type { Measure, ScreenSort } from './view-rows.js';
 
 /** What every view's table needs besides its rows: the space it has and how numbers read. */
 export interface TableSettings {
@@ -14,7 +14,7 @@ export interface TableSettings {
   /** Lines for rows, below the title row. */
   height: number;
   measure: Measure;
-  sort: SortKey;
+  sort: ScreenSort;
   unit: RateUnit;
 }
 

@@ -9,12 +9,12 @@ export type ViewKind = 'processes' | 'applications' | 'connections' | 'hosts';
 export const VIEW_ORDER: readonly ViewKind[] = ['processes', 'applications', 'connections', 'hosts'];
 
 /** Which direction orders the rows. */
-export type SortKey = 'upload' | 'download' | 'total';
+export type ScreenSort = 'upload' | 'download' | 'total';
 /** Whether the rows are ordered (and led) by the rate over the last interval or by the totals since start. */
 export type Measure = 'rate' | 'total';
 
 export interface RowOptions {
-  sort: SortKey;
+  sort: ScreenSort;
   measure: Measure;
   /** Case-insensitive substring of a name, command line, executable or remote address; '' keeps every row. */
   filter: string;
@@ -77,7 +77,7 @@ export interface HostRow extends Amounts {
   programs: string[];
 }
 
-export function sortAmount(row: Amounts, sort: SortKey, measure: Measure): number {
+export function sortAmount(row: Amounts, sort: ScreenSort, measure: Measure): number {
   const sent = measure === 'rate' ? row.sentRate : row.sentBytes;
   const received = measure === 'rate' ? row.receivedRate : row.receivedBytes;
   return sort === 'upload' ? sent : sort === 'download' ? received : sent + received;
@@ -98,7 +98,7 @@ function comparePid(x: number | null, y: number | null): number {
   return (x ?? Number.MAX_SAFE_INTEGER) - (y ?? Number.MAX_SAFE_INTEGER);
 }
 
-export function processKey(p: { pid: number | null; name: string }): string {
+export function processRowKey(p: { pid: number | null; name: string }): string {
   return `${p.pid ?? '-'}:${p.name}`;
 }
 
@@ -108,7 +108,7 @@ function processMatches(p: ProcessUsage, filter: string): boolean {
 
 function toProcessRow(p: ProcessUsage): ProcessRow {
   return {
-    key: processKey(p),
+    key: processRowKey(p),
     pid: p.pid,
     user: p.user,
     name: p.name,
@@ -129,7 +129,7 @@ function hasFaded(p: ProcessUsage, options: RowOptions): boolean {
     p.exited === true &&
     p.idleSeconds !== undefined &&
     p.idleSeconds >= options.fadeSeconds &&
-    processKey(p) !== options.keepKey
+    processRowKey(p) !== options.keepKey
   );
 }
 
