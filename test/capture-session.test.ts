@@ -190,6 +190,9 @@ test('ticks give rates over the time since the last report and totals since star
   eth0 = report.interfaces.find((i) => i.name === 'eth0')!;
   assert.equal(eth0.kernelTxRate, 0, 'the kernel counters did not move');
   assert.equal(report.durationSeconds, 3);
+  assert.deepEqual(report.interval, { seconds: 2, packets: 1, bytes: 3000, sentBytes: 3000, receivedBytes: 0, sentPackets: 1, receivedPackets: 0 }, 'the interval alone');
+  assert.equal(report.totals.sentBytes, 4500, 'the totals since start');
+  assert.equal(session.report({ wholeRun: true }).interval, undefined, 'a whole-run document has no interval');
   // The process ended: it stays in the totals, marked.
   world.alive.delete(browser.pid);
   assert.equal(session.report().processes.find((x) => x.pid === browser.pid)!.exited, true);

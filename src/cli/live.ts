@@ -25,7 +25,8 @@ ${captureOptionsHelp('default: every interface that is up', 'and has an address,
   --once               print one report after one interval and exit
   --duration D         run for D (30s, 5m, 1h), then print the totals over the whole run
   --json               print the JSON document (with --once or --duration: one at the end)
-  --jsonl              print one JSON document per interval
+  --jsonl              print one JSON document per interval: totals since start, and
+                       what that interval alone added under "interval"
   --sort KEY           sent, received or total
   --top N              only the N largest rows (tables)
 ${LOCAL_OPTION_HELP}

@@ -18,7 +18,7 @@ import type { PacketBatch } from '../capture/packet-batch.js';
 import type { Cidr } from '../decode/address.js';
 import { MeterTotals } from '../history/meter-totals.js';
 import type { UsageTotal } from '../history/usage-key.js';
-import { buildUsageReport, connectionKey, type UsageReport } from '../present/usage-report.js';
+import { buildUsageReport, connectionKey, type IntervalUsage, type UsageReport } from '../present/usage-report.js';
 import type { Clock } from '../clock.js';
 
 /** Connections quiet this long leave the flow table; their bytes stay with their owners. */
@@ -128,6 +128,8 @@ export class CaptureSession {
   private readonly startedAt: number;
   private lastTickAt: number;
   private lastReportAt: number;
+  /** The totals of the previous report, for the next one's interval. */
+  private lastTotals: UsageReport['totals'] | undefined;
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
   private stopping: Promise<Error | undefined> | undefined;
@@ -308,6 +310,8 @@ export class CaptureSession {
       if (entry && dropped > 0) entry.droppedPackets = dropped;
     }
     report.durationSeconds = (now - this.startedAt) / 1000;
+    if (!options.wholeRun) report.interval = intervalOf(report.totals, this.lastTotals, seconds);
+    this.lastTotals = report.totals;
     return report;
   }
 
@@ -403,4 +407,18 @@ export class CaptureSession {
       this.options.onNotice?.(`interface ${capture.name} went away: no longer capturing it`);
     }
   }
+}
+
+/** What `totals` gained since `before` (the previous report's; none: since the start). */
+function intervalOf(totals: UsageReport['totals'], before: UsageReport['totals'] | undefined, seconds: number): IntervalUsage {
+  const since = (key: keyof UsageReport['totals']) => totals[key] - (before?.[key] ?? 0);
+  return {
+    seconds,
+    packets: since('packets'),
+    bytes: since('bytes'),
+    sentBytes: since('sentBytes'),
+    receivedBytes: since('receivedBytes'),
+    sentPackets: since('sentPackets'),
+    receivedPackets: since('receivedPackets'),
+  };
 }
