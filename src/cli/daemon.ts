@@ -16,6 +16,7 @@ import { closeHistory, describeSqliteError, openHistoryForWriting, type HistoryD
 import { defaultConfigPath, defaultDatabasePath } from '../history/paths.js';
 import { HistoryRecorder, type InterfaceReading } from '../history/recorder.js';
 import { rollUp } from '../history/rollup.js';
+import { FlushSchedule } from '../history/flush-schedule.js';
 import { systemClock } from '../clock.js';
 import { CaptureSession } from '../session/capture-session.js';
 import { stopControl } from '../session/stop-control.js';
@@ -86,15 +87,9 @@ export async function runDaemon(argv: string[], io: CommandIo): Promise<number> 
   keeper.flush(session.kernelReadings()); // the kernel counters' starting point is stored at once
   keeper.rollUpIfDue(clock.now());
 
-  // A flush when the wall clock enters a new interval (hh:mm:00 for a minute), so each
-  // minute row holds that minute. A clock stepped back or forward only moves which row the
-  // traffic since the last flush goes into: the recorder writes growth of counters, so
-  // nothing is lost or counted twice.
-  let lastSlot = Math.floor(clock.now() / flushMs);
+  const flushes = new FlushSchedule(flushMs, clock.now());
   session.onTick(({ wallMs }) => {
-    const slot = Math.floor(wallMs / flushMs);
-    if (slot === lastSlot) return;
-    lastSlot = slot;
+    if (!flushes.due(wallMs)) return;
     keeper.flush(session.kernelReadings());
     keeper.rollUpIfDue(wallMs);
   });
