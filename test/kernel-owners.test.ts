@@ -112,7 +112,9 @@ const settle = () => new Promise((resolve) => setImmediate(resolve));
 function owners(source: FakeSource, readProcess: (pid: number) => Promise<ProcessInfo | undefined>, onFound?: () => void, maxConnections?: number) {
   const at = eventOffsets(FORMAT, LAYOUT);
   assert.ok(typeof at === 'object');
-  return new KernelOwners(source, LAYOUT, at, { readProcess, ...(onFound ? { onFound } : {}), ...(maxConnections ? { maxConnections } : {}) });
+  // uid 1000 is alice, as a passwd file would say.
+  const userName = (uid: number) => (uid === 1000 ? 'alice' : undefined);
+  return new KernelOwners(source, LAYOUT, at, { readProcess, userName, ...(onFound ? { onFound } : {}), ...(maxConnections ? { maxConnections } : {}) });
 }
 
 // connect(): CLOSE → SYN_SENT in the caller (no source port yet); the SYN-ACK: SYN_SENT → ESTABLISHED.
@@ -163,13 +165,13 @@ test('a tuple completed after it was asked for is announced at the next drain', 
   assert.deepEqual(o.owner('198.18.0.1', 40000, '198.18.0.2', 80), process42);
 });
 
-test('a process gone before it could be read keeps the name and uid the kernel gave', async () => {
+test('a process gone before it could be read keeps the name and uid the kernel gave, and its user is named', async () => {
   const source = new FakeSource();
   const o = owners(source, async () => undefined);
   source.push(connect(1n, 4321, 'wget'), established(1n, '198.18.0.1', 40000, '198.18.0.2', 80));
   o.drain();
   await settle();
-  assert.deepEqual(o.owner('198.18.0.1', 40000, '198.18.0.2', 80), { pid: 4321, name: 'wget', cmdline: '', user: null, uid: 1000 });
+  assert.deepEqual(o.owner('198.18.0.1', 40000, '198.18.0.2', 80), { pid: 4321, name: 'wget', cmdline: '', user: 'alice', uid: 1000 });
 });
 
 test('a refused connection leaves nothing; the socket address may then serve another connect', async () => {

@@ -11,6 +11,7 @@
 // Where the kernel cannot do this (no BPF, no tracefs, a PID namespace of its own), open()
 // says why and attribution keeps to /proc.
 
+import { UserNames } from './proc/user-names.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatIpv4, formatIpv6, unmapIpv4 } from '../decode/address.js';
@@ -110,6 +111,8 @@ export interface KernelOwnersOptions {
   onFound?: () => void;
   /** Called with the pids of processes that ended, a batch per drain. */
   onExit?: (pids: number[]) => void;
+  /** uid → user name, for a process that ended before it could be read. Default: /etc/passwd's (UserNames). */
+  userName?: (uid: number) => string | undefined;
   /** Bound on connections remembered (the least recently made are forgotten). */
   maxConnections?: number;
   now?: () => number;
@@ -147,6 +150,7 @@ export class KernelOwners {
   private learned: Array<{ socket: SocketEntry; process: ProcessEntry }> = [];
   /** Reads of processes under way (processOf). */
   private readonly reading = new Set<Promise<void>>();
+  private readonly userName: (uid: number) => string | undefined;
   private readonly now: () => number;
   /**
    * Connections owner() was asked for and could not answer yet (4-tuple key → true): only
@@ -164,6 +168,8 @@ export class KernelOwners {
   ) {
     this.connections = new BoundedMap(options.maxConnections ?? 65_536);
     this.now = options.now ?? Date.now;
+    const users = options.userName ? undefined : new UserNames();
+    this.userName = options.userName ?? ((uid) => users!.name(uid));
     this.watch();
   }
 
@@ -341,7 +347,8 @@ export class KernelOwners {
       .then((info) => {
         this.reading.delete(read);
         if (this.closed) return;
-        entry.info = info ?? { pid, name: comm, cmdline: '', user: null, uid };
+        // Gone before it could be read: the kernel's name and uid are all there is.
+        entry.info = info ?? { pid, name: comm, cmdline: '', user: this.userName(uid) ?? null, uid };
         entry.readAt = this.now();
         if (this.answersAsked(entry)) this.options.onFound?.();
       });

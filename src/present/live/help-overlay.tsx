@@ -56,6 +56,7 @@ export function HelpOverlay({ height, captured = [], uncaptured = [], ownersFrom
         </>
       ) : null}
       {ownersFrom ? <Text wrap="truncate-end">Owners from {ownersFrom}</Text> : null}
+      <Text wrap="truncate-end">USER or command line '-': the process ended before it could be read (the kernel gave its name and uid only)</Text>
     </Box>
   );
 }
