@@ -97,14 +97,8 @@ export interface UsageReport {
   interval?: IntervalUsage;
 }
 
-export interface IntervalUsage {
+export interface IntervalUsage extends BucketUsage {
   seconds: number;
-  packets: number;
-  bytes: number;
-  sentBytes: number;
-  receivedBytes: number;
-  sentPackets: number;
-  receivedPackets: number;
 }
 
 /** An interface's kernel counters since start (and rates over the last interval); nothing of it was captured. */
