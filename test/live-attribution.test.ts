@@ -73,12 +73,13 @@ test('nothing reports after close, not even a read under way', async () => {
   assert.equal(reads.reads, 1);
 });
 
-test('an unknown socket prompts one debounced re-read, which then finds it', async () => {
+test('an unknown socket prompts one debounced re-read, which then finds it', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
   const reads = controlledReads();
   const a = new LiveAttribution({ takeSnapshot: reads.take, debounceMs: 10 });
   assert.equal(a.owner('tcp', '198.18.0.1', 3000, '198.18.0.2', 80), undefined);
   assert.equal(a.owner('tcp', '198.18.0.1', 3001, '198.18.0.2', 80), undefined);
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  t.mock.timers.tick(10);
   assert.equal(reads.reads, 1, 'two unknown sockets, one re-read');
   reads.finish(snapshot(3000, 7));
   await tick();
@@ -86,7 +87,7 @@ test('an unknown socket prompts one debounced re-read, which then finds it', asy
   a.close();
 });
 
-test('records still unknown after a read do not prompt another read', async () => {
+test('records still unknown after a read do not prompt another read', async (t) => {
   const reads = controlledReads();
   let attribution!: LiveAttribution;
   // As the meter does after each read: look again for every record without owner.
@@ -95,10 +96,12 @@ test('records still unknown after a read do not prompt another read', async () =
     debounceMs: 1,
     onRefresh: () => attribution.owner('udp', '198.18.0.1', 5353, '198.18.0.2', 53),
   });
+  t.mock.timers.enable({ apis: ['setTimeout'] });
   const read = attribution.refresh();
   reads.finish(snapshot(1000, 1));
   await read;
-  await new Promise((resolve) => setTimeout(resolve, 30));
+  t.mock.timers.tick(30);
+  await tick();
   assert.equal(reads.reads, 1);
   attribution.close();
 });
