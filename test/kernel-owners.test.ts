@@ -286,7 +286,8 @@ test('process ends are reported in a batch per drain; a thread that is not the m
   assert.deepEqual(batches, [[100, 300]]);
 });
 
-test('events are taken when the source says they wait, then not again for WAKE_GAP_MS', async () => {
+test('events are taken when the source says they wait, then not again for WAKE_GAP_MS', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
   const source = new FakeSource();
   const batches: number[][] = [];
   const at = eventOffsets(FORMAT, LAYOUT);
@@ -297,11 +298,13 @@ test('events are taken when the source says they wait, then not again for WAKE_G
   source.ready();
   assert.deepEqual(batches, [[100]], 'taken at once');
   assert.equal(source.watches, 1, 'not watched again at once: one wake-up takes many events');
-  await new Promise((resolve) => setTimeout(resolve, WAKE_GAP_MS + 20));
+  t.mock.timers.tick(WAKE_GAP_MS - 1);
+  assert.equal(source.watches, 1, 'not before the gap');
+  t.mock.timers.tick(1);
   assert.equal(source.watches, 2, 'watched again after the gap');
   o.close();
   source.ready();
-  await new Promise((resolve) => setTimeout(resolve, WAKE_GAP_MS + 20));
+  t.mock.timers.tick(WAKE_GAP_MS);
   assert.equal(source.watches, 2, 'a closed reader watches no more');
 });
 
