@@ -41,6 +41,8 @@ export class HostNames {
       // A name shown again stays: a connection outlives its name's TTL (30 s is common)
       // and must not turn into the CDN's PTR half-way.
       updateAgeOnGet: true,
+      // Read the clock on every check (a few lookups a report), not a value cached by a timer.
+      ttlResolution: 0,
       ...(clock ? { perf: { now: () => clock.monotonic() } } : {}),
     });
   }
