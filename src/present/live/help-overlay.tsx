@@ -14,7 +14,7 @@ export const HELP_KEYS: ReadonlyArray<readonly [string, string]> = [
   ['Enter', "show the selected process's connections"],
   ['Esc', 'back to the top of the list (also from connections)'],
   ['Backspace', "back from a process's connections to it"],
-  ['/', 'filter by name, command line or remote host (Enter keeps, Esc clears)'],
+  ['/', 'filter by name or command line, or remote host (Enter keeps, Esc clears)'],
   ['n', 'remote hosts by name ↔ by address (connections, hosts)'],
   ['p', 'pause / resume the screen'],
   ['?', 'show / hide this help'],
