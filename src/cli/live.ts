@@ -87,7 +87,11 @@ export async function runLive(argv: string[], io: CommandIo & { isTTY: boolean }
   const names = values['no-resolve']
     ? undefined
     : new RemoteNames({ open: (o) => sessionIo.openSource(o), clock: systemClock, promisc: capture.promisc ?? false, onNotice: warn, ...(capture.engine ? { engine: capture.engine } : {}) });
-  await names?.follow(session.devices);
+  if (names) {
+    await names.follow(session.devices);
+    // Devices come and go with the default set: their DNS answers are watched with them.
+    session.onTick(() => void names.follow(session.devices));
+  }
   // The first report opens the screen: every amount zero, the kernel counters' baselines set.
   const feed = new LiveFeedStore({ report: session.report(), elapsedSeconds: 0, intervalSeconds });
   const control = stopControl(session, durationSeconds);
@@ -98,7 +102,7 @@ export async function runLive(argv: string[], io: CommandIo & { isTTY: boolean }
     // and the plain table never use.
     const [{ createElement }, { render }, { LiveApp }] = await Promise.all([import('react'), import('ink'), import('../present/live/live-app.js')]);
     const initialState = { sort: sort === 'sent' ? ('upload' as const) : sort === 'received' ? ('download' as const) : ('total' as const) };
-    const namesFrom = names ? NAMES_FROM : 'none: --no-resolve';
+    const namesFrom = names ? NAMES_FROM : 'nowhere: --no-resolve (addresses only)';
     ink = render(createElement(LiveApp, { feed, onQuit: control.stop, initialState, ownersFrom: ownersFrom(session), namesFrom }), { exitOnCtrlC: false });
   }
   // Reports every interval only when someone sees them: with --json/--duration alone only
@@ -112,10 +116,7 @@ export async function runLive(argv: string[], io: CommandIo & { isTTY: boolean }
   if (perInterval) {
     session.onTick(async (tick) => {
       const report = session.report();
-      if (names) {
-        void names.follow(session.devices);
-        names.label(report);
-      }
+      names?.label(report);
       if (ink) {
         idle.mark(report, tick.elapsedSeconds);
         const notCaptured = await uncaptured.read(session.devices, tick.seconds);
