@@ -87,7 +87,7 @@ import { createServer } from 'node:net';
 for (const host of ['198.18.6.10', '198.18.6.30']) createServer((s) => s.on('data', () => {})).listen(8080, host, () => console.log('listening', host));
 `;
 
-test('a connection is named by the name its client asked for, another by dnsmasq\'s PTR; --no-resolve names none', { skip, timeout: 60_000 }, async () => {
+test('a connection is named by the name its client asked for (native and cap engines), another by dnsmasq\'s PTR; --no-resolve names none', { skip, timeout: 90_000 }, async () => {
   const work = mkdtempSync(join(tmpdir(), 'netmeter-names-'));
   const running: Running[] = [];
   const netnsEtc = `/etc/netns/${NETMETER_NS}`;
@@ -125,7 +125,9 @@ test('a connection is named by the name its client asked for, another by dnsmasq
 
     const named = await reportWhere(
       netmeter,
-      (r) => r.connections.some((c) => c.remoteAddress === '198.18.6.10' && c.remoteName) && r.connections.some((c) => c.remoteAddress === '198.18.6.30' && c.remoteName),
+      // A tick may see the connection before the DNS watch read the answer, and a PTR name it
+      // for a moment: the answer's name replaces that, so wait for it.
+      (r) => r.connections.some((c) => c.remoteAddress === '198.18.6.10' && c.remoteName === 'www.shop.test') && r.connections.some((c) => c.remoteAddress === '198.18.6.30' && c.remoteName),
       20_000,
     );
     const nameOf = (address: string) => named.connections.find((c) => c.remoteAddress === address)?.remoteName;
@@ -133,6 +135,16 @@ test('a connection is named by the name its client asked for, another by dnsmasq
     assert.equal(nameOf('198.18.6.30'), 'ptr-host.test', 'a reverse lookup through the namespace\'s resolver');
     assert.match(client.stdout(), /resolved 198\.18\.6\.10/);
     netmeter.child.kill('SIGINT');
+
+    // The cap engine (the reference, in a child process) watches DNS answers the same way:
+    // the client's name is asked for again once it runs.
+    const capNetmeter = spawnIn(NETMETER_NS, process.execPath, [CLI, '-i', DEV_M, '--jsonl', '--interval', '200ms', '--engine', 'cap']);
+    running.push(capNetmeter);
+    await reportWhere(capNetmeter, () => true, 15_000);
+    await run('ip', ['netns', 'exec', NETMETER_NS, process.execPath, '-e', "require('node:dns').lookup('www.shop.test', (e) => process.exit(e ? 1 : 0))"]);
+    // A reverse lookup may have named it first (its PTR): the DNS answer's name replaces that.
+    await reportWhere(capNetmeter, (r) => r.connections.some((c) => c.remoteAddress === '198.18.6.10' && c.remoteName === 'www.shop.test'), 20_000);
+    capNetmeter.child.kill('SIGINT');
 
     // --no-resolve: no names in the JSON, no PTR question reaches dnsmasq.
     const ptrQuestionsBefore = (readFileSync(join(work, 'dnsmasq.log'), 'utf8').match(/query\[PTR\]/g) ?? []).length;
