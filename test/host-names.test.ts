@@ -8,7 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HostNames } from '../src/resolve/host-names.js';
 import { ReverseLookups, cleanName, type ReverseResolver } from '../src/resolve/reverse-lookups.js';
-import type { ConnectionUsage } from '../src/present/usage-report.js';
+import type { ConnectionUsage, UsageReport } from '../src/present/usage-report.js';
+import { RemoteNames } from '../src/resolve/remote-names.js';
 
 class FakeClock {
   ms = 1000;
@@ -129,4 +130,28 @@ test('want() replaces the queue: hosts no longer shown are not looked up', () =>
 test('PTR names are cleaned as DNS answers are: lower case, no root dot, odd characters escaped', () => {
   assert.equal(cleanName('Host.Example.TEST.'), 'host.example.test');
   assert.equal(cleanName('a\u001b[1mb.test'), 'a\\027\\0911mb.test');
+});
+
+test('RemoteNames looks up a shown host only when it is still unnamed a report later, and never a named one', async () => {
+  const clock = new FakeClock();
+  const resolver = new FakeResolver();
+  const remote = new RemoteNames({ clock, resolver, open: () => Promise.reject(new Error('unused')) });
+  const report = (...addresses: string[]) =>
+    ({ connections: addresses.map((remoteAddress, i) => ({ protocol: 'tcp', localAddress: '198.18.1.1', localPort: 5000 + i, remoteAddress, remotePort: 443, pid: 1, name: 'curl', sentBytes: 0, receivedBytes: 0, sentPackets: 0, receivedPackets: 0, packets: 0 })) }) as unknown as UsageReport;
+  remote.label(report('198.18.0.1', '198.18.0.2'));
+  assert.deepEqual(resolver.asked, [], 'first seen: no lookup yet');
+  remote.names.learnAnswer('198.18.0.2', 'late-answer.test', 60);
+  const second = report('198.18.0.1', '198.18.0.2');
+  remote.label(second);
+  assert.deepEqual(resolver.asked, ['198.18.0.1'], 'the host a late DNS answer named is not looked up');
+  assert.equal(second.connections[1]!.remoteName, 'late-answer.test');
+  await resolver.answer('198.18.0.1', ['one.test']);
+  const third = report('198.18.0.1');
+  remote.label(third);
+  assert.equal(third.connections[0]!.remoteName, 'one.test');
+  const atEnd = report('198.18.0.3');
+  remote.label(atEnd, false);
+  remote.label(report('198.18.0.3'), false);
+  assert.equal(resolver.asked.length, 1, 'label(report, false) asks for nothing');
+  await remote.close();
 });

@@ -25,6 +25,8 @@ export class RemoteNames {
   readonly names: HostNames;
   readonly watch: DnsWatch;
   readonly lookups: ReverseLookups;
+  /** Hosts the previous report showed without a name. */
+  private unnamedBefore = new Set<string>();
 
   constructor(options: RemoteNamesOptions) {
     this.names = new HostNames({ clock: options.clock });
@@ -44,12 +46,16 @@ export class RemoteNames {
   label(report: UsageReport, lookUp = true): void {
     this.names.label(report.connections);
     if (!lookUp) return;
-    const shown = new Set<string>();
+    const unnamed = new Set<string>();
     for (const c of report.connections) {
-      if (shown.size >= SHOWN_HOSTS) break;
-      if (c.remoteName === undefined) shown.add(c.remoteAddress);
+      if (unnamed.size >= SHOWN_HOSTS) break;
+      if (c.remoteName === undefined) unnamed.add(c.remoteAddress);
     }
-    this.lookups.want(shown);
+    // Only hosts still unnamed a report later: a connection's first packets can reach the
+    // meter before the DNS watch reads the answer that names it, and a lookup then would
+    // tell the resolver of a host that needed none.
+    this.lookups.want([...unnamed].filter((address) => this.unnamedBefore.has(address)));
+    this.unnamedBefore = unnamed;
   }
 
   async close(): Promise<void> {
