@@ -155,3 +155,25 @@ test('RemoteNames looks up a shown host only when it is still unnamed a report l
   assert.equal(resolver.asked.length, 1, 'label(report, false) asks for nothing');
   await remote.close();
 });
+
+test('a stopping netmeter does not wait for reverse lookups: the real Resolver, pointed at a server that never answers, is cancelled', { timeout: 5000 }, async () => {
+  const { createSocket } = await import('node:dgram');
+  const { Resolver } = await import('node:dns/promises');
+  // A UDP socket on loopback that reads questions and never answers.
+  const silent = createSocket('udp4');
+  await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', resolve));
+  const asked = new Promise<void>((resolve) => silent.once('message', () => resolve()));
+  const resolver = new Resolver({ timeout: 60_000, tries: 1 });
+  resolver.setServers([`127.0.0.1:${silent.address().port}`]);
+  const clock = new FakeClock();
+  const names = new HostNames({ clock });
+  const lookups = new ReverseLookups(names, { clock, resolver });
+  lookups.want(['198.18.0.7']);
+  await asked;
+  assert.equal(lookups.inFlight, 1);
+  lookups.close();
+  // Cancelled lookups reject at once; without cancel() this would wait the 60 s timeout.
+  while (lookups.inFlight > 0) await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(names.has('198.18.0.7'), false, 'a cancelled lookup is not remembered as a miss');
+  silent.close();
+});

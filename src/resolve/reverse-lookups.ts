@@ -11,6 +11,8 @@ import type { HostNames } from './host-names.js';
 /** The part of node:dns's Resolver used here; tests pass one pointed at their own server. */
 export interface ReverseResolver {
   reverse(address: string): Promise<string[]>;
+  /** Ends the lookups in flight (they reject): a stopping netmeter does not wait for them. */
+  cancel?(): void;
 }
 
 export interface ReverseLookupsOptions {
@@ -83,6 +85,7 @@ export class ReverseLookups {
   close(): void {
     this.closed = true;
     this.queue = [];
+    if (this.pending.size > 0) this.resolver.cancel?.();
   }
 
   private startLookups(): void {
@@ -111,6 +114,7 @@ export class ReverseLookups {
         this.names.learnReverse(address, name ?? null, name ? nameTtl : missTtl);
       },
       () => {
+        if (this.closed) return;
         // NXDOMAIN, a timeout, no resolver: no name for now; asked again after missTtl.
         this.counts.unnamed++;
         this.names.learnReverse(address, null, missTtl);
