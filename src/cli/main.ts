@@ -14,6 +14,8 @@ Commands:
   snapshot           write socket ownership as JSON, for replay --sockets
   daemon             record usage history for reports (netmeter daemon --help)
   report             usage history by application, day, month; cost (netmeter report --help)
+  speedtest [URL]    download/upload speed, latency, jitter (netmeter speedtest --help)
+  speedtest-server   serve speed tests to netmeter, LibreSpeed and Cloudflare-style clients
 
 Options:
   --debug            show the full error when something fails
@@ -38,6 +40,10 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./daemon.js')).runDaemon(rest, io);
       case 'report':
         return await (await import('./report.js')).runReport(rest, io);
+      case 'speedtest':
+        return await (await import('./speedtest.js')).runSpeedtestCommand(rest, { ...io, isTTY: Boolean(process.stderr.isTTY) });
+      case 'speedtest-server':
+        return await (await import('./speedtest-server.js')).runSpeedtestServer(rest, io);
       case 'live':
         return await startLive(rest, io);
       case '-h':
