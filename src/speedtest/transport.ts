@@ -161,6 +161,13 @@ export class Transport {
           req.destroy(httpError(status, 'GET', url, expected));
           return;
         }
+        // A server that ignores the size asked for would upset request sizing and data use.
+        const declared = res.headers['content-length'];
+        if (declared !== undefined && Number(declared) !== expected) {
+          res.resume();
+          req.destroy(new SpeedtestError(`${url.host} sends ${declared} bytes where ${expected} were asked for: it does not honour the download size`));
+          return;
+        }
         res.on('data', (chunk: Buffer) => {
           received += chunk.length;
           onBytes(chunk.length);
