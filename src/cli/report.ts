@@ -35,6 +35,7 @@ Output:
   --graph              bars per day (per hour for a single day) in the terminal; alone: the last 30 days
   --json               the report as one JSON document
   --csv                the rows as CSV
+  --speed              the stored speed tests instead (default: the last 30 days; see docs/speedtest.md)
 Files:
   --db PATH            the history database (default: yours, else /var/lib/netmeter/netmeter.db)
   --config PATH        price, quota and billing day (default /etc/netmeter/config.json; see docs/history.md)
@@ -58,6 +59,7 @@ export async function runReport(argv: string[], io: CommandIo): Promise<number> 
       graph: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       csv: { type: 'boolean', default: false },
+      speed: { type: 'boolean', default: false },
       // For tests and for looking back: the moment taken as "now" (YYYY-MM-DD HH:MM[:SS] or @SECONDS).
       now: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -78,7 +80,9 @@ export async function runReport(argv: string[], io: CommandIo): Promise<number> 
   const top = parsePositiveInteger('top', values.top);
   const now = values.now === undefined ? Math.floor(Date.now() / 1000) : parseNow(values.now);
 
-  const range = chooseRange(values, now);
+  if (values.speed && (values.by !== undefined || values.app !== undefined || top !== undefined)) throw new UsageError('--speed lists tests: --by, --app and --top do not apply');
+  // Speed tests are few: without a range, the last 30 days (as --graph).
+  const range = chooseRange({ ...values, graph: values.graph || values.speed }, now);
   const by: Dimension = (values.by as Dimension | undefined) ?? (values.graph ? (range.until - range.since <= 25 * 3600 ? 'hour' : 'day') : 'app');
 
   const context = { uid: process.getuid?.() ?? -1, env: process.env, home: homedir() };
@@ -86,6 +90,16 @@ export async function runReport(argv: string[], io: CommandIo): Promise<number> 
   const path = values.db ?? reportDatabasePath(context, existsSync);
   const db = openHistoryForReading(path);
   try {
+    if (values.speed) {
+      const { buildSpeedReport, renderSpeedCsv, renderSpeedTable } = await import('../speedtest/speed-report.js');
+      const speedConfig = (config as { speedtest?: import('../speedtest/config.js').SpeedtestConfig }).speedtest;
+      const only = values.interface !== undefined ? { interface: values.interface } : {};
+      const report = withSqliteErrors(path, 'read', () => buildSpeedReport(db, range, speedConfig, only));
+      if (values.json) io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      else if (values.csv) io.stdout.write(renderSpeedCsv(report));
+      else io.stdout.write(renderSpeedTable(report, { graph: values.graph, width: (io.stdout as { columns?: number }).columns ?? 100 }));
+      return 0;
+    }
     const request: ReportRequest = {
       range,
       by,

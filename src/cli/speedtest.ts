@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { SpeedtestError } from '../speedtest/errors.js';
 import { formatResult, progressPrinter } from '../speedtest/format.js';
-import type { Protocol } from '../speedtest/result.js';
+import type { Protocol, SpeedtestResult } from '../speedtest/result.js';
 import { runSpeedtest } from '../speedtest/run.js';
 import { PUBLIC_DEFAULTS } from '../speedtest/server-choice.js';
 import { parseDuration, parsePositiveInteger } from './options.js';
@@ -40,6 +40,7 @@ Method:
   --no-download, --no-upload leave a direction out
 Output:
   --json                     the result as one JSON document (docs/speedtest.md)
+  --db PATH                  also store the result in this history database (netmeter report --speed)
 `;
 
 export async function runSpeedtestCommand(argv: string[], io: CommandIo & { isTTY?: boolean }): Promise<number> {
@@ -63,6 +64,7 @@ export async function runSpeedtestCommand(argv: string[], io: CommandIo & { isTT
       'no-download': { type: 'boolean', default: false },
       'no-upload': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
+      db: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -111,9 +113,22 @@ export async function runSpeedtestCommand(argv: string[], io: CommandIo & { isTT
     ...(progress ? { onEvent: progress.onEvent } : {}),
   });
   progress?.done();
+  if (values.db !== undefined) await storeResult(values.db, result);
   io.stdout.write(values.json ? `${JSON.stringify(result, null, 2)}\n` : formatResult(result));
   if (result.status !== 'complete') throw new SpeedtestError(`speed test ${result.status}: ${result.error ?? 'unknown error'}`);
   return 0;
+}
+
+/** Every result is stored with its status: a failed or partial one is never taken for a measurement. */
+async function storeResult(path: string, result: SpeedtestResult): Promise<void> {
+  const { closeHistory, openHistoryForWriting, withSqliteErrors } = await import('../history/database.js');
+  const { insertSpeedTest } = await import('../speedtest/store.js');
+  const db = openHistoryForWriting(path);
+  try {
+    withSqliteErrors(path, 'write', () => insertSpeedTest(db, result));
+  } finally {
+    closeHistory(db);
+  }
 }
 
 function readText(path: string, what: string): string {
