@@ -149,3 +149,23 @@ test('CLI: speedtest --json prints one version-1 document; the text output names
     await server.close();
   }
 });
+
+test('a byte cap stops the test near it (checked every tick) and says so; a cap hit during the warm-up is a partial result', async () => {
+  const server = await startSpeedtestServer({ host: '127.0.0.1', port: 0, udp: false });
+  try {
+    const url = `http://127.0.0.1:${server.address.port}/`;
+    // Long enough that only the cap can end it; 16 MiB requests at most.
+    const method = { ...QUICK_METHOD, minMeasureMs: 60_000, maxMeasureMs: 60_000, maxRequestBytes: 16 << 20 };
+    const r = await runSpeedtest(request(url, { method, maxBytes: 600e6 }));
+    assert.equal(r.status, 'complete', r.error ?? '');
+    assert.equal(r.download!.stoppedBy, 'byte-cap');
+    assert.equal(r.upload!.stoppedBy, 'byte-cap');
+    // Overshoot: at most a tick of traffic plus the uploads in flight (2 streams x 16 MiB).
+    assert.ok(r.bytesUsed.total < 600e6 + 150e6, `used ${r.bytesUsed.total}`);
+    const tiny = await runSpeedtest(request(url, { method: { ...method, warmupMinMs: 60_000, warmupMaxMs: 60_000 }, maxBytes: 5e6 }));
+    assert.equal(tiny.status, 'partial');
+    assert.equal(tiny.error, 'the download reached the byte cap (5 MB per test) before its warm-up ended: nothing was counted; raise the cap');
+  } finally {
+    await server.close();
+  }
+});

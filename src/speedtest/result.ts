@@ -31,7 +31,7 @@ export interface DirectionResult {
   warmupMs: number;
   streams: number;
   requests: number;
-  stoppedBy: 'stable' | 'time-limit' | 'error';
+  stoppedBy: 'stable' | 'time-limit' | 'byte-cap' | 'error';
   /** Round trips measured while this transfer ran, after its warm-up. */
   loadedLatency: LatencyFigures;
 }

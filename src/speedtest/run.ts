@@ -33,6 +33,8 @@ export interface SpeedtestRequest {
   loadedPingIntervalMs?: number;
   /** A request that moves nothing this long has stalled. */
   stallMs?: number;
+  /** Bytes the whole test may move (scheduled tests): half of what is left for the download, the rest for the upload. */
+  maxBytes?: number;
   /** UDP probes against netmeter servers; false: none. */
   packetLoss?: { count: number; intervalMs: number; waitMs: number } | false;
   download?: boolean;
@@ -108,15 +110,17 @@ export async function runSpeedtest(request: SpeedtestRequest): Promise<Speedtest
     };
     if (request.download !== false) {
       emit({ kind: 'phase', phase: 'download' });
-      const outcome = await runTransfer('download', endpoints, transport, { ...transferOptions, readWireBytes: counters('rx') });
+      const outcome = await runTransfer('download', endpoints, transport, { ...transferOptions, readWireBytes: counters('rx'), ...cap(transport, request.maxBytes, request.upload !== false ? 0.5 : 1) });
       result.download = outcome.result;
       if (outcome.error) return finish(outcome.error);
+      if (outcome.result.mbps === null) return finish(nothingCounted('download', request.maxBytes));
     }
     if (request.upload !== false) {
       emit({ kind: 'phase', phase: 'upload' });
-      const outcome = await runTransfer('upload', endpoints, transport, { ...transferOptions, readWireBytes: counters('tx') });
+      const outcome = await runTransfer('upload', endpoints, transport, { ...transferOptions, readWireBytes: counters('tx'), ...cap(transport, request.maxBytes, 1) });
       result.upload = outcome.result;
       if (outcome.error) return finish(outcome.error);
+      if (outcome.result.mbps === null) return finish(nothingCounted('upload', request.maxBytes));
     }
     if (request.packetLoss !== false && Number.isInteger(udpPort) && udpPort > 0 && result.server.address) {
       emit({ kind: 'phase', phase: 'packet-loss' });
@@ -131,6 +135,23 @@ export async function runSpeedtest(request: SpeedtestRequest): Promise<Speedtest
   } catch (error) {
     return finish(error instanceof Error ? error : new Error(String(error)));
   }
+}
+
+function nothingCounted(direction: string, maxBytes: number | undefined): SpeedtestError {
+  return new SpeedtestError(maxBytes !== undefined
+    ? `the ${direction} reached the byte cap (${(maxBytes / 1e6).toFixed(0)} MB per test) before its warm-up ended: nothing was counted; raise the cap`
+    : `the ${direction} ended before its warm-up did: nothing was counted`);
+}
+
+/** The byte cap for the next phase: `share` of what the test has left. */
+function cap(transport: Transport, maxBytes: number | undefined, share: number): { byteCap?: { limit: number; used: () => number } } {
+  if (maxBytes === undefined) return {};
+  const usedNow = () => {
+    const u = transport.bytesUsed();
+    return u.received + u.sent;
+  };
+  const start = usedNow();
+  return { byteCap: { limit: start + (maxBytes - start) * share, used: usedNow } };
 }
 
 async function publicAddress(transport: Transport, endpoints: ServerEndpoints): Promise<string | null> {

@@ -29,6 +29,8 @@ export interface TransferOptions {
   now: () => number;
   /** Pings under load this often. */
   loadedPingIntervalMs: number;
+  /** Stop once the test's sockets have moved this many bytes in all (checked every tick). */
+  byteCap?: { limit: number; used: () => number };
   /** The interface's byte counter for this direction, for the wire rate; undefined: not known. */
   readWireBytes?: () => number | undefined;
   onProgress?: (progress: TransferProgress) => void;
@@ -60,6 +62,7 @@ export async function runTransfer(direction: Direction, endpoints: ServerEndpoin
   const abortTransfers = new AbortController();
   const stopPings = new AbortController();
   let decision = { state: 'warmup' } as PhaseDecision;
+  let capped = false;
 
   const readWire = () => {
     const value = options.readWireBytes?.();
@@ -126,6 +129,10 @@ export async function runTransfer(direction: Direction, endpoints: ServerEndpoin
     const rate = windowRate(samples, method.windowMs);
     options.onProgress?.({ direction, state: decision.state === 'warmup' ? 'warmup' : 'measuring', elapsedMs: t, bitsPerSecond: rate === undefined ? null : rate * 8 });
     if (decision.state === 'done') stop();
+    else if (options.byteCap && options.byteCap.used() >= options.byteCap.limit) {
+      capped = true;
+      stop();
+    }
   }, method.tickMs);
 
   await phaseDone;
@@ -140,7 +147,7 @@ export async function runTransfer(direction: Direction, endpoints: ServerEndpoin
 
   // The counted window: from the warm-up's end to the stop (or to the error).
   const from = decision.state === 'warmup' ? undefined : decision.from;
-  const to = decision.state === 'done' ? decision.to : end;
+  const to = decision.state === 'done' ? decision.to : capped ? samples[samples.length - 2]!.t : end;
   let counted: { bytes: number; ms: number } = { bytes: 0, ms: 0 };
   if (from !== undefined && to > from) {
     counted = direction === 'download' ? countedRate(samples, from, to) : { bytes: ackedBetween(uploads, from, to), ms: to - from };
@@ -155,7 +162,7 @@ export async function runTransfer(direction: Direction, endpoints: ServerEndpoin
     warmupMs: Math.round(from ?? end),
     streams: method.streams,
     requests,
-    stoppedBy: error ? 'error' : decision.state === 'done' ? decision.stoppedBy : 'time-limit',
+    stoppedBy: error ? 'error' : capped ? 'byte-cap' : decision.state === 'done' ? decision.stoppedBy : 'time-limit',
     loadedLatency: latencyFigures(loaded.length > 0 ? loaded : rtts.map((p) => p.rtt)),
   };
   return error ? { result, error } : { result };
