@@ -155,7 +155,7 @@ test('a byte cap stops the test near it (checked every tick) and says so; a cap 
   try {
     const url = `http://127.0.0.1:${server.address.port}/`;
     // Long enough that only the cap can end it; 16 MiB requests at most.
-    const method = { ...QUICK_METHOD, minMeasureMs: 60_000, maxMeasureMs: 60_000, maxRequestBytes: 16 << 20 };
+    const method = { ...QUICK_METHOD, warmupMinMs: 100, warmupMaxMs: 100, minMeasureMs: 60_000, maxMeasureMs: 60_000, maxRequestBytes: 16 << 20 };
     const r = await runSpeedtest(request(url, { method, maxBytes: 600e6 }));
     assert.equal(r.status, 'complete', r.error ?? '');
     assert.equal(r.download!.stoppedBy, 'byte-cap');

@@ -94,7 +94,8 @@ test('HTTP 500 on the download: partial, names the status and the path', async (
 test('a server that stalls mid-download: partial after the (injected) stall timeout', async () => {
   const server = await startStandIn((req, res) => {
     if (answerLibrespeedBasics(req, res)) return;
-    res.writeHead(200, { 'content-length': String(64 << 20) });
+    const asked = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('ckSize')) * (1 << 20);
+    res.writeHead(200, { 'content-length': String(asked) });
     res.write(Buffer.alloc(256 << 10)); // and then nothing
   });
   try {

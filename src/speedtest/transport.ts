@@ -5,10 +5,11 @@
 
 import http from 'node:http';
 import https from 'node:https';
-import type { Socket } from 'node:net';
+import net, { type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { SpeedtestError, StallError, describeNetworkError } from './errors.js';
 import type { RandomPayload } from './random-payload.js';
+import { ResponseReader, type ResponseHead } from './response-reader.js';
 
 export interface PathChoice {
   family?: 4 | 6;
@@ -26,8 +27,21 @@ export interface TransportTimeouts {
 export interface Connection {
   readonly id: number;
   agent(url: URL): http.Agent;
+  /** The bare socket plain-http downloads use (see rawDownload), while it can be reused. */
+  raw?: RawSocket | undefined;
   close(): void;
 }
+
+/** A socket read straight into one fixed buffer, with the current request's handlers. */
+interface RawSocket {
+  socket: Socket;
+  onData?: ((buf: Buffer, n: number) => void) | undefined;
+  onEnd?: (() => void) | undefined;
+  onError?: ((error: Error) => void) | undefined;
+}
+
+/** Each bare socket reads into its own buffer this large (node's own reads are 64 KiB). */
+const RAW_READ_BUFFER = 1 << 20;
 
 export interface TextAnswer {
   status: number;
@@ -87,11 +101,24 @@ export class Transport {
       },
       close: () => {
         for (const agent of agents.values()) agent.destroy();
+        connection.raw?.socket.destroy();
+        connection.raw = undefined;
         this.connections.delete(connection);
       },
     };
     this.connections.add(connection);
     return connection;
+  }
+
+  /** Counts a socket's bytes in bytesUsed, also after it closed. */
+  private track(socket: Socket): void {
+    if (this.live.has(socket)) return;
+    this.live.add(socket);
+    socket.once('close', () => {
+      this.live.delete(socket);
+      this.closedRead += socket.bytesRead;
+      this.closedWritten += socket.bytesWritten;
+    });
   }
 
   closeAll(): void {
@@ -151,6 +178,7 @@ export class Transport {
    * rejects with AbortedError when `signal` fires.
    */
   download(connection: Connection, url: URL, expected: number, onBytes: (n: number) => void, signal: AbortSignal): Promise<number> {
+    if (url.protocol === 'http:') return this.rawDownload(connection, url, expected, onBytes, signal);
     return new Promise((resolve, reject) => {
       let received = 0;
       const req = this.request(connection, url, 'GET', {}, reject, signal);
@@ -182,6 +210,100 @@ export class Transport {
       });
       req.end();
     });
+  }
+
+  /**
+   * The download on a bare socket: the request written by hand, the response read into a
+   * fixed buffer and counted by ResponseReader, the socket kept for the stream's next
+   * request. Same checks and errors as the node http path above.
+   */
+  private rawDownload(connection: Connection, url: URL, expected: number, onBytes: (n: number) => void, signal: AbortSignal): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const target = new URL(url);
+      target.searchParams.set('r', randomBytes(6).toString('hex'));
+      const raw = connection.raw ?? this.openRaw(connection, target);
+      let settled = false;
+      const check = (head: ResponseHead) => {
+        if (head.status !== 200 && head.status !== 206) throw httpError(head.status, 'GET', url, expected);
+        const declared = head.headers['content-length'];
+        if (declared !== undefined && Number(declared) !== expected) {
+          throw new SpeedtestError(`${url.host} sends ${declared} bytes where ${expected} were asked for: it does not honour the download size`);
+        }
+      };
+      const reader = new ResponseReader(onBytes, check);
+      const done = (error?: Error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        signal.removeEventListener('abort', abort);
+        raw.onData = raw.onEnd = raw.onError = undefined;
+        if (error || !reader.reusable) {
+          raw.socket.destroy();
+          if (connection.raw === raw) connection.raw = undefined;
+        }
+        if (error) reject(error);
+        else if (reader.bodyBytes < expected) reject(new SpeedtestError(`${url.host} sent ${reader.bodyBytes} of the ${expected} bytes asked for (short body): the server cut the download short`));
+        else resolve(reader.bodyBytes);
+      };
+      raw.onData = (buf, n) => {
+        try {
+          reader.push(buf, 0, n);
+        } catch (error) {
+          done(error instanceof SpeedtestError ? error : new SpeedtestError(`${url.host} sent a malformed response (${(error as Error).message})`));
+          return;
+        }
+        if (reader.done) done();
+      };
+      raw.onEnd = () => (reader.endsWithClose ? done() : done(describeNetworkError(Object.assign(new Error('closed'), { code: 'ECONNRESET' }), url)));
+      raw.onError = (error) => done(describeNetworkError(error, url));
+      const abort = () => done(new AbortedError('aborted'));
+      if (signal.aborted) return done(new AbortedError('aborted'));
+      signal.addEventListener('abort', abort, { once: true });
+      let last = -1;
+      let timer: NodeJS.Timeout;
+      const watch = () => {
+        timer = setTimeout(() => {
+          const moved = raw.socket.bytesRead + raw.socket.bytesWritten;
+          if (moved === last) return done(new StallError(`${url.host} moved no data for ${(this.timeouts.stallMs / 1000).toFixed(1)} s during GET ${url.pathname}: the server stalled`));
+          last = moved;
+          watch();
+        }, this.timeouts.stallMs);
+        timer.unref?.();
+      };
+      watch();
+      const host = target.port ? `${target.hostname}:${target.port}` : target.hostname;
+      raw.socket.write(
+        `GET ${target.pathname}${target.search} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: netmeter-speedtest/1\r\n` +
+          'Cache-Control: no-store, no-cache, max-age=0\r\nPragma: no-cache\r\nAccept-Encoding: identity\r\nConnection: keep-alive\r\n\r\n',
+      );
+    });
+  }
+
+  private openRaw(connection: Connection, url: URL): RawSocket {
+    const buffer = Buffer.allocUnsafe(RAW_READ_BUFFER);
+    const raw: RawSocket = {} as RawSocket;
+    raw.socket = net.connect({
+      host: url.hostname.replace(/^\[|\]$/g, ''),
+      port: Number(url.port || 80),
+      ...(this.path.family ? { family: this.path.family } : {}),
+      ...(this.path.localAddress ? { localAddress: this.path.localAddress } : {}),
+      onread: {
+        buffer,
+        callback: (n: number, buf: Uint8Array) => {
+          raw.onData?.(buf as Buffer, n);
+          return true;
+        },
+      },
+    });
+    raw.socket.on('end', () => raw.onEnd?.());
+    raw.socket.on('error', (error) => raw.onError?.(error));
+    raw.socket.on('close', () => {
+      if (connection.raw === raw) connection.raw = undefined;
+      raw.onEnd?.();
+    });
+    this.track(raw.socket);
+    connection.raw = raw;
+    return raw;
   }
 
   /**
@@ -286,15 +408,7 @@ export class Transport {
       timer.unref?.();
     };
     watch();
-    req.on('socket', (socket) => {
-      if (this.live.has(socket)) return;
-      this.live.add(socket);
-      socket.once('close', () => {
-        this.live.delete(socket);
-        this.closedRead += socket.bytesRead;
-        this.closedWritten += socket.bytesWritten;
-      });
-    });
+    req.on('socket', (socket) => this.track(socket));
     req.on('error', (error) => finish(describeNetworkError(error, url)));
     req.on('close', () => {
       clearTimeout(timer);
