@@ -12,6 +12,7 @@ import type { SpeedtestResult } from '../src/speedtest/result.js';
 import { runCli } from './support/run-cli.js';
 import { QUICK_METHOD, refusedPort } from './support/speedtest-stand-ins.js';
 import { networkInterfaces } from 'node:os';
+import { progressPrinter } from '../src/speedtest/format.js';
 
 const NO_DEFAULTS = { server: 'http://127.0.0.1:1/', serverList: 'http://127.0.0.1:1/list' };
 
@@ -168,4 +169,33 @@ test('a byte cap stops the test near it (checked every tick) and says so; a cap 
   } finally {
     await server.close();
   }
+});
+
+test('--ipv4 with a host name: the connections use IPv4 and the result says so', async () => {
+  const server = await startSpeedtestServer({ host: '127.0.0.1', port: 0, udp: false });
+  try {
+    const r = await runSpeedtest(request(`http://localhost:${server.address.port}/`, { family: 4, download: false, upload: false }));
+    assert.equal(r.status, 'complete', r.error ?? '');
+    assert.equal(r.path.family, 4);
+    assert.equal(r.server.address, '127.0.0.1');
+  } finally {
+    await server.close();
+  }
+});
+
+test('progress on a terminal: one line redrawn in place per update; plain lines otherwise', () => {
+  const written: string[] = [];
+  const out = { write: (s: string) => written.push(s) } as unknown as NodeJS.WritableStream;
+  const tty = progressPrinter(out, true);
+  tty.onEvent({ kind: 'phase', phase: 'download' });
+  tty.onEvent({ kind: 'transfer', progress: { direction: 'download', state: 'warmup', elapsedMs: 300, bitsPerSecond: 94.2e6 } });
+  tty.onEvent({ kind: 'transfer', progress: { direction: 'download', state: 'measuring', elapsedMs: 1500, bitsPerSecond: 95e6 } });
+  tty.done();
+  assert.deepEqual(written, ['download…', '\r\x1b[2K', 'download warm-up 94.2 Mbit/s 0.3 s', '\r\x1b[2K', 'download measuring 95.0 Mbit/s 1.5 s', '\r\x1b[2K']);
+  written.length = 0;
+  const plain = progressPrinter(out, false);
+  plain.onEvent({ kind: 'phase', phase: 'upload' });
+  plain.onEvent({ kind: 'transfer', progress: { direction: 'upload', state: 'measuring', elapsedMs: 1500, bitsPerSecond: 95e6 } });
+  plain.done();
+  assert.deepEqual(written, ['upload\n']);
 });

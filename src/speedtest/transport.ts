@@ -234,7 +234,7 @@ export class Transport {
       const done = (error?: Error) => {
         if (settled) return;
         settled = true;
-        clearTimeout(timer);
+        clearInterval(timer);
         signal.removeEventListener('abort', abort);
         raw.onData = raw.onEnd = raw.onError = undefined;
         if (error || !reader.reusable) {
@@ -259,18 +259,9 @@ export class Transport {
       const abort = () => done(new AbortedError('aborted'));
       if (signal.aborted) return done(new AbortedError('aborted'));
       signal.addEventListener('abort', abort, { once: true });
-      let last = -1;
-      let timer: NodeJS.Timeout;
-      const watch = () => {
-        timer = setTimeout(() => {
-          const moved = raw.socket.bytesRead + raw.socket.bytesWritten;
-          if (moved === last) return done(new StallError(`${url.host} moved no data for ${(this.timeouts.stallMs / 1000).toFixed(1)} s during GET ${url.pathname}: the server stalled`));
-          last = moved;
-          watch();
-        }, this.timeouts.stallMs);
-        timer.unref?.();
-      };
-      watch();
+      const timer = watchForStall(() => raw.socket.bytesRead + raw.socket.bytesWritten, this.timeouts.stallMs, this.now, () =>
+        done(new StallError(`${url.host} moved no data for ${(this.timeouts.stallMs / 1000).toFixed(1)} s during GET ${url.pathname}: the server stalled`)),
+      );
       const host = target.port ? `${target.hostname}:${target.port}` : target.hostname;
       raw.socket.write(
         `GET ${target.pathname}${target.search} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: netmeter-speedtest/1\r\n` +
@@ -386,32 +377,16 @@ export class Transport {
     const finish = (error: Error) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      clearInterval(timer);
       fail(error);
     };
-    let lastRead = -1;
-    let lastWritten = -1;
-    let timer: NodeJS.Timeout;
-    const watch = () => {
-      timer = setTimeout(() => {
-        const socket = req.socket;
-        const read = socket?.bytesRead ?? 0;
-        const written = socket?.bytesWritten ?? 0;
-        if (read === lastRead && written === lastWritten) {
-          req.destroy(new StallError(`${url.host} moved no data for ${(this.timeouts.stallMs / 1000).toFixed(1)} s during ${method} ${url.pathname}: the server stalled`));
-          return;
-        }
-        lastRead = read;
-        lastWritten = written;
-        watch();
-      }, this.timeouts.stallMs);
-      timer.unref?.();
-    };
-    watch();
+    const timer = watchForStall(() => (req.socket ? req.socket.bytesRead + req.socket.bytesWritten : 0), this.timeouts.stallMs, this.now, () =>
+      req.destroy(new StallError(`${url.host} moved no data for ${(this.timeouts.stallMs / 1000).toFixed(1)} s during ${method} ${url.pathname}: the server stalled`)),
+    );
     req.on('socket', (socket) => this.track(socket));
     req.on('error', (error) => finish(describeNetworkError(error, url)));
     req.on('close', () => {
-      clearTimeout(timer);
+      clearInterval(timer);
       settled = true;
     });
     if (signal) {
@@ -427,6 +402,28 @@ export class Transport {
     }
     return req;
   }
+}
+
+/**
+ * Calls onStall once `moved()` (a socket's byte count) has not changed for stallMs, checked
+ * four times per stallMs, so a stall is told between stallMs and 1.25 × stallMs after the
+ * last byte. The caller clears the returned interval when the request ends.
+ */
+function watchForStall(moved: () => number, stallMs: number, now: () => number, onStall: () => void): NodeJS.Timeout {
+  let last = moved();
+  let since = now();
+  const timer = setInterval(() => {
+    const current = moved();
+    if (current !== last) {
+      last = current;
+      since = now();
+    } else if (now() - since >= stallMs) {
+      clearInterval(timer);
+      onStall();
+    }
+  }, Math.max(1, stallMs / 4));
+  timer.unref?.();
+  return timer;
 }
 
 function httpError(status: number, method: string, url: URL, bytes: number): SpeedtestError {
