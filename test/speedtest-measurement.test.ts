@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_METHOD, countedRate, decide, isStable, nextRequestSize, warmupEnd, windowRate, type MethodSettings, type Sample } from '../src/speedtest/measurement.js';
 import { latencyFigures } from '../src/speedtest/result.js';
+import { deliveredAt } from '../src/speedtest/transfer.js';
 
 const m: MethodSettings = { ...DEFAULT_METHOD, warmupMinMs: 400, warmupMaxMs: 2000, minMeasureMs: 1000, maxMeasureMs: 3000, windowMs: 400, stableWindows: 4, tolerance: 0.05, tickMs: 100 };
 
@@ -84,4 +85,19 @@ test('latency figures: median, min, max and jitter as the mean absolute differen
   assert.deepEqual(latencyFigures([10, 14, 12, 20]), { samples: 4, medianMs: 13, minMs: 10, maxMs: 20, jitterMs: 4.667 });
   assert.deepEqual(latencyFigures([5]), { samples: 1, medianMs: 5, minMs: 5, maxMs: 5, jitterMs: null });
   assert.deepEqual(latencyFigures([]), { samples: 0, medianMs: null, minMs: null, maxMs: null, jitterMs: null });
+});
+
+test('upload delivered curve: whole requests at their answers, spread evenly in between, nothing after an unanswered one', () => {
+  const records = [
+    { sentT: 0, ackT: 100, size: 1000 },
+    { sentT: 100, ackT: 300, size: 1000 },
+    { sentT: 300, size: 1000 }, // refused or cut off
+    { sentT: 400, ackT: 500, size: 1000 },
+  ];
+  assert.equal(deliveredAt(records, 0), 0);
+  assert.equal(deliveredAt(records, 50), 500);
+  assert.equal(deliveredAt(records, 100), 1000);
+  assert.equal(deliveredAt(records, 200), 1500);
+  assert.equal(deliveredAt(records, 300), 2000);
+  assert.equal(deliveredAt(records, 10_000), 2000, 'the unanswered request ends the curve');
 });

@@ -4,9 +4,11 @@
 // (the figures so far are kept, marked as stopped by the error).
 //
 // Download counts body bytes as they arrive. Upload counts a request's bytes only once
-// the server answered it after the whole body, at the times they were handed to the
-// kernel: requests still running at the stop are finished, not abandoned, so that the
-// counted window's end is not short of bytes the server did receive.
+// the server answered it after the whole body. The answers give each stream's delivered
+// bytes exactly at their arrival; between two answers the bytes are spread evenly (see
+// deliveredAt). Times the bytes were handed to the kernel would not do: the socket's send
+// buffer grows through the test and would be counted as delivered. Requests still running
+// at the stop are finished, not abandoned, so the window's end has its answers.
 
 import type { ServerEndpoints } from './endpoints.js';
 import { pingWhile } from './latency.js';
@@ -43,9 +45,12 @@ export interface TransferOutcome {
 }
 
 interface UploadRecord {
-  trace: Sample[];
-  written: number;
-  acked: boolean;
+  stream: number;
+  /** When the request was sent (ms since the phase began). */
+  sentT: number;
+  /** When its answer came, if it came (2xx after the whole body). */
+  ackT?: number;
+  size: number;
 }
 
 export async function runTransfer(direction: Direction, endpoints: ServerEndpoints, transport: Transport, options: TransferOptions): Promise<TransferOutcome> {
@@ -54,7 +59,6 @@ export async function runTransfer(direction: Direction, endpoints: ServerEndpoin
   const samples: Sample[] = [{ t: 0, bytes: 0 }];
   const wireSamples: Sample[] = [];
   const uploads: UploadRecord[] = [];
-  const inFlight = new Set<UploadRecord>();
   let moved = 0;
   let requests = 0;
   let stopping = false;
@@ -83,7 +87,7 @@ export async function runTransfer(direction: Direction, endpoints: ServerEndpoin
     finishPhase();
   };
 
-  const stream = async () => {
+  const stream = async (index: number) => {
     const connection = transport.connect();
     let size = method.initialRequestBytes;
     try {
@@ -95,19 +99,10 @@ export async function runTransfer(direction: Direction, endpoints: ServerEndpoin
         if (direction === 'download') {
           await transport.download(connection, url, expected, (n) => (moved += n), abortTransfers.signal);
         } else {
-          const record: UploadRecord = { trace: [{ t: started - origin, bytes: 0 }], written: 0, acked: false };
+          const record: UploadRecord = { stream: index, sentT: started - origin, size: expected };
           uploads.push(record);
-          inFlight.add(record);
-          try {
-            await transport.upload(connection, url, expected, (n) => {
-              record.written += n;
-              moved += n;
-            }, abortTransfers.signal);
-            record.acked = true;
-          } finally {
-            inFlight.delete(record);
-            record.trace.push({ t: now() - origin, bytes: record.written });
-          }
+          await transport.upload(connection, url, expected, (n) => (moved += n), abortTransfers.signal);
+          record.ackT = now() - origin;
         }
         size = nextRequestSize(size, expected, now() - started, method, endpoints.downloadGranularity === 1 || direction === 'upload' ? 1 : endpoints.downloadGranularity);
       }
@@ -118,11 +113,10 @@ export async function runTransfer(direction: Direction, endpoints: ServerEndpoin
     }
   };
 
-  const streams = Array.from({ length: method.streams }, () => stream());
+  const streams = Array.from({ length: method.streams }, (_, i) => stream(i));
   const ticker = setInterval(() => {
     const t = now() - origin;
     samples.push({ t, bytes: moved });
-    for (const record of inFlight) record.trace.push({ t, bytes: record.written });
     readWire();
     if (stopping) return;
     decision = decide(samples, method);
@@ -168,21 +162,33 @@ export async function runTransfer(direction: Direction, endpoints: ServerEndpoin
   return error ? { result, error } : { result };
 }
 
-/** Bytes of acknowledged uploads handed to the kernel between from and to. */
+/** Acknowledged upload bytes delivered between from and to, summed over the streams. */
 function ackedBetween(uploads: UploadRecord[], from: number, to: number): number {
+  const streams = new Map<number, UploadRecord[]>();
+  for (const r of uploads) streams.set(r.stream, [...(streams.get(r.stream) ?? []), r]);
   let bytes = 0;
-  for (const record of uploads) {
-    if (!record.acked) continue;
-    bytes += writtenAt(record.trace, to) - writtenAt(record.trace, from);
-  }
+  for (const records of streams.values()) bytes += deliveredAt(records, to) - deliveredAt(records, from);
   return bytes;
 }
 
-function writtenAt(trace: Sample[], t: number): number {
-  let bytes = 0;
-  for (const s of trace) {
-    if (s.t <= t) bytes = s.bytes;
-    else break;
+/**
+ * A stream's bytes delivered by time t: the sizes of the requests answered by then, plus
+ * the share of the next answered request for the time elapsed since the previous answer
+ * (or since it was sent, for the first). Requests are in the order the stream sent them;
+ * the curve ends at the first one without an answer.
+ */
+export function deliveredAt(records: { sentT: number; ackT?: number; size: number }[], t: number): number {
+  let total = 0;
+  let since: number | undefined;
+  for (const r of records) {
+    if (r.ackT === undefined) break;
+    const begin = since ?? r.sentT;
+    if (t >= r.ackT) total += r.size;
+    else {
+      if (t > begin) total += (r.size * (t - begin)) / (r.ackT - begin);
+      break;
+    }
+    since = r.ackT;
   }
-  return bytes;
+  return total;
 }
