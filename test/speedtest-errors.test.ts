@@ -65,12 +65,12 @@ test('TLS: a self-signed certificate fails with one line; the same server works 
 test('HTTP 413: an upload larger than the server takes is refused, the result is partial and counts no upload', async () => {
   const server = await startSpeedtestServer({ host: '127.0.0.1', port: 0, udp: false, limits: { maxRequestBytes: 2 << 20 } });
   try {
-    const r = await runSpeedtest(request(`http://127.0.0.1:${server.address.port}/`, { download: false, method: { ...QUICK_METHOD, initialRequestBytes: 3 << 20 } }));
+    const r = await runSpeedtest(request(`http://127.0.0.1:${server.address.port}/`, { download: false, method: { ...QUICK_METHOD, initialRequestBytes: 3 << 20, initialUploadBytes: 3 << 20 } }));
     assertOneLine(r, 'partial', /refused a 3145728-byte request \(HTTP 413 Payload Too Large, POST \/empty\.php\)/);
     assert.equal(r.upload!.countedBytes, 0, 'refused bytes are not counted');
     assert.equal(r.upload!.stoppedBy, 'error');
     // A download asking for more than the limit (ckSize=3) is refused the same way.
-    const d = await runSpeedtest(request(`http://127.0.0.1:${server.address.port}/`, { upload: false, method: { ...QUICK_METHOD, initialRequestBytes: 3 << 20 } }));
+    const d = await runSpeedtest(request(`http://127.0.0.1:${server.address.port}/`, { upload: false, method: { ...QUICK_METHOD, initialRequestBytes: 3 << 20, initialUploadBytes: 3 << 20 } }));
     assertOneLine(d, 'partial', /HTTP 413 Payload Too Large, GET \/garbage\.php/);
   } finally {
     await server.close();
@@ -139,7 +139,7 @@ test('a server that answers uploads before reading them: nothing counted, partia
     res.end(); // POST empty.php answered at once, body unread
   });
   try {
-    const r = await runSpeedtest(request(server.url, { download: false, method: { ...QUICK_METHOD, initialRequestBytes: 16 << 20 } }));
+    const r = await runSpeedtest(request(server.url, { download: false, method: { ...QUICK_METHOD, initialRequestBytes: 16 << 20, initialUploadBytes: 16 << 20 } }));
     assertOneLine(r, 'partial', /answered the upload before receiving its body/);
     assert.equal(r.upload!.countedBytes, 0);
   } finally {

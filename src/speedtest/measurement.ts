@@ -31,6 +31,8 @@ export interface MethodSettings {
   /** A request should last about this long, so that request start-up costs little. */
   requestTargetMs: number;
   initialRequestBytes: number;
+  /** Uploads may start smaller (no chunk granularity): on a slow link a first request far longer than requestTargetMs blurs the window's edges. */
+  initialUploadBytes: number;
   maxRequestBytes: number;
 }
 
@@ -46,6 +48,7 @@ export const DEFAULT_METHOD: MethodSettings = {
   tickMs: 100,
   requestTargetMs: 500,
   initialRequestBytes: 1 << 20,
+  initialUploadBytes: 256 << 10,
   maxRequestBytes: 64 << 20,
 };
 

@@ -89,7 +89,7 @@ export async function runTransfer(direction: Direction, endpoints: ServerEndpoin
 
   const stream = async (index: number) => {
     const connection = transport.connect();
-    let size = method.initialRequestBytes;
+    let size = direction === 'upload' ? Math.min(method.initialUploadBytes, method.initialRequestBytes) : method.initialRequestBytes;
     try {
       while (!stopping) {
         const url = direction === 'download' ? endpoints.downloadUrl(size) : endpoints.uploadUrl();

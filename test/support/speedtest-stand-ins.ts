@@ -25,6 +25,7 @@ export const QUICK_METHOD: Partial<MethodSettings> = {
   tickMs: 50,
   requestTargetMs: 100,
   initialRequestBytes: 1 << 20,
+  initialUploadBytes: 1 << 20,
   maxRequestBytes: 4 << 20,
 };
 
