@@ -13,6 +13,8 @@ export const COMMANDS: ReadonlyArray<{ name: string; synopsis: string; summary: 
   { name: 'daemon', synopsis: 'daemon', summary: 'record usage history for reports' },
   { name: 'report', synopsis: 'report', summary: 'usage history by application, day, month; cost' },
   { name: 'alerts', synopsis: 'alerts', summary: 'incidents, test messages, silences' },
+  { name: 'speedtest', synopsis: 'speedtest [URL]', summary: 'download/upload speed, latency, jitter' },
+  { name: 'speedtest-server', synopsis: 'speedtest-server', summary: 'serve speed tests to netmeter, LibreSpeed and Cloudflare-style clients' },
   { name: 'completion', synopsis: 'completion', summary: 'print the bash completion script' },
 ];
 

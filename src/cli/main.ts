@@ -27,6 +27,10 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./report.js')).runReport(rest, io);
       case 'alerts':
         return await (await import('./alerts.js')).runAlerts(rest, io);
+      case 'speedtest':
+        return await (await import('./speedtest.js')).runSpeedtestCommand(rest, { ...io, isTTY: Boolean(process.stderr.isTTY) });
+      case 'speedtest-server':
+        return await (await import('./speedtest-server.js')).runSpeedtestServer(rest, io);
       case 'live':
         return await startLive(rest, io);
       case 'completion':

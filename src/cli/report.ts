@@ -8,6 +8,7 @@ import { homedir } from 'node:os';
 import { addDays, addMonths, dayStart, formatDay, formatMonth, monthStart, parseDateTime, parseDay, parseMonth } from '../history/calendar.js';
 import { loadConfig } from '../config/config-file.js';
 import { closeHistory, openHistoryForReading, withSqliteErrors } from '../history/database.js';
+import { SCHEMA_VERSION } from '../history/schema.js';
 import { defaultConfigPath, reportDatabasePath } from '../history/paths.js';
 import { DIMENSIONS, type Dimension } from '../history/queries.js';
 import { OPEN_END, OPEN_START, buildHistoryReport, type ReportRequest } from '../history/report-document.js';
@@ -33,6 +34,7 @@ export const REPORT_COMMAND = {
     { name: 'app', type: 'string', value: 'NAME', help: 'only this application' },
     { name: 'interface', short: 'i', type: 'string', value: 'IF', complete: 'interface', help: 'only traffic on IF' },
     { group: 'Output:', name: 'quality', type: 'boolean', help: 'the provider report from speed tests (netmeter report --quality --help)' },
+    { name: 'speed', type: 'boolean', help: 'the stored speed tests instead (default: the last 30 days; see docs/speedtest.md)' },
     { name: 'graph', type: 'boolean', help: 'bars per day (per hour for a single day) in the terminal; alone: the last 30 days' },
     { name: 'json', type: 'boolean', help: 'the report as one JSON document' },
     { name: 'csv', type: 'boolean', help: 'the rows as CSV' },
@@ -65,15 +67,29 @@ export async function runReport(argv: string[], io: CommandIo): Promise<number> 
   const top = parsePositiveInteger('top', values.top);
   const now = values.now === undefined ? Math.floor(Date.now() / 1000) : parseNow(values.now);
 
-  const range = chooseRange(values, now);
+  if (values.speed && (values.by !== undefined || values.app !== undefined || top !== undefined)) throw new UsageError('--speed lists tests: --by, --app and --top do not apply');
+  // Speed tests are few: without a range, the last 30 days (as --graph).
+  const range = chooseRange({ ...values, graph: values.graph || values.speed }, now);
   const by: Dimension = (values.by as Dimension | undefined) ?? (values.graph ? (range.until - range.since <= 25 * 3600 ? 'hour' : 'day') : 'app');
 
   const context = { uid: process.getuid?.() ?? -1, env: process.env, home: homedir() };
   const configPath = values.config ?? defaultConfigPath(context, existsSync);
-  const config = loadConfig(configPath, values.config !== undefined).history;
+  const configFile = loadConfig(configPath, values.config !== undefined);
+  const config = configFile.history;
   const path = values.db ?? reportDatabasePath(context, existsSync);
-  const db = openHistoryForReading(path);
+  // Speed tests live in a table a history of an older format does not have yet.
+  const db = openHistoryForReading(path, values.speed ? { needsVersion: SCHEMA_VERSION } : {});
   try {
+    if (values.speed) {
+      const { buildSpeedReport, renderSpeedCsv, renderSpeedTable } = await import('../speedtest/speed-report.js');
+      const speedConfig = configFile.speedtest;
+      const only = values.interface !== undefined ? { interface: values.interface } : {};
+      const report = withSqliteErrors(path, 'read', () => buildSpeedReport(db, range, speedConfig, only));
+      if (values.json) io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      else if (values.csv) io.stdout.write(renderSpeedCsv(report));
+      else io.stdout.write(renderSpeedTable(report, { graph: values.graph, width: (io.stdout as { columns?: number }).columns ?? 100 }));
+      return 0;
+    }
     const request: ReportRequest = {
       range,
       by,

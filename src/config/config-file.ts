@@ -6,6 +6,7 @@
 
 import { readFileSync } from 'node:fs';
 import { DEFAULT_ALERTS_CONFIG, parseAlertsConfig, type AlertsConfig } from '../alerts/config.js';
+import { DEFAULT_SPEEDTEST_CONFIG, parseSpeedtestConfig, type SpeedtestConfig } from '../speedtest/config.js';
 import { ConfigError, DEFAULT_CONFIG, HISTORY_KEYS, parseHistoryConfig, type HistoryConfig } from '../history/config.js';
 
 export interface NetmeterConfig {
@@ -13,6 +14,7 @@ export interface NetmeterConfig {
   path?: string;
   history: HistoryConfig;
   alerts: AlertsConfig;
+  speedtest: SpeedtestConfig;
 }
 
 type SectionName = Exclude<keyof NetmeterConfig, 'path'>;
@@ -21,9 +23,10 @@ type SectionName = Exclude<keyof NetmeterConfig, 'path'>;
 const SECTIONS: { [K in SectionName]: (value: unknown, where: string) => NetmeterConfig[K] } = {
   history: parseHistoryConfig,
   alerts: parseAlertsConfig,
+  speedtest: parseSpeedtestConfig,
 };
 
-export const DEFAULT_NETMETER_CONFIG: NetmeterConfig = { history: DEFAULT_CONFIG, alerts: DEFAULT_ALERTS_CONFIG };
+export const DEFAULT_NETMETER_CONFIG: NetmeterConfig = { history: DEFAULT_CONFIG, alerts: DEFAULT_ALERTS_CONFIG, speedtest: DEFAULT_SPEEDTEST_CONFIG };
 
 /** Reads `path`; when `required` is false a missing file means the defaults. */
 export function loadConfig(path: string, required: boolean): NetmeterConfig {

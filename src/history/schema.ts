@@ -110,6 +110,34 @@ const MIGRATIONS: string[] = [
     created_at INTEGER NOT NULL
   );
   `,
+  `
+  -- Speed test results (src/speedtest/store.ts): the figures a report lists, and the whole
+  -- version-1 document (docs/speedtest.md). Failed and partial runs are kept with their
+  -- status, so a report can tell them apart; only 'complete' rows are measurements.
+  CREATE TABLE speed_test (
+    id                  INTEGER PRIMARY KEY,
+    started             INTEGER NOT NULL,
+    status              TEXT NOT NULL CHECK (status IN ('complete', 'partial', 'failed')),
+    error               TEXT,
+    server_name         TEXT NOT NULL,
+    server_url          TEXT NOT NULL,
+    protocol            TEXT,
+    family              INTEGER,
+    interface           TEXT,
+    local_address       TEXT,
+    public_address      TEXT,
+    download_mbps       REAL,
+    upload_mbps         REAL,
+    idle_latency_ms     REAL,
+    jitter_ms           REAL,
+    download_latency_ms REAL,
+    upload_latency_ms   REAL,
+    packet_loss_percent REAL,
+    bytes_used          INTEGER NOT NULL,
+    document            TEXT NOT NULL
+  );
+  CREATE INDEX speed_test_started ON speed_test (started);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
