@@ -1,5 +1,5 @@
 // netmeter's one config file (JSON, documented in docs/design.md, "Config file"): one
-// section per feature — `history` today; the speed test, alerts and metrics add theirs to
+// section per feature — `history`, `alerts`, `metrics`; the speed test adds its own to
 // SECTIONS — read and checked in one place, every problem a one-line ConfigError naming
 // the file. Files of the 0.1.0 layout, with the history settings at the top level, are
 // still read as they are.
@@ -7,12 +7,14 @@
 import { readFileSync } from 'node:fs';
 import { DEFAULT_ALERTS_CONFIG, parseAlertsConfig, type AlertsConfig } from '../alerts/config.js';
 import { ConfigError, DEFAULT_CONFIG, HISTORY_KEYS, parseHistoryConfig, type HistoryConfig } from '../history/config.js';
+import { DEFAULT_METRICS_CONFIG, parseMetricsConfig, type MetricsConfig } from '../metrics/metrics-config.js';
 
 export interface NetmeterConfig {
   /** Where it was read from; undefined when no file was found (all defaults). */
   path?: string;
   history: HistoryConfig;
   alerts: AlertsConfig;
+  metrics: MetricsConfig;
 }
 
 type SectionName = Exclude<keyof NetmeterConfig, 'path'>;
@@ -21,9 +23,10 @@ type SectionName = Exclude<keyof NetmeterConfig, 'path'>;
 const SECTIONS: { [K in SectionName]: (value: unknown, where: string) => NetmeterConfig[K] } = {
   history: parseHistoryConfig,
   alerts: parseAlertsConfig,
+  metrics: parseMetricsConfig,
 };
 
-export const DEFAULT_NETMETER_CONFIG: NetmeterConfig = { history: DEFAULT_CONFIG, alerts: DEFAULT_ALERTS_CONFIG };
+export const DEFAULT_NETMETER_CONFIG: NetmeterConfig = { history: DEFAULT_CONFIG, alerts: DEFAULT_ALERTS_CONFIG, metrics: DEFAULT_METRICS_CONFIG };
 
 /** Reads `path`; when `required` is false a missing file means the defaults. */
 export function loadConfig(path: string, required: boolean): NetmeterConfig {
