@@ -10,11 +10,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { HistoryReport } from '../src/history/report-document.js';
-import { runCli } from './support/run-cli.js';
+import { REPO_ROOT, runCli } from './support/run-cli.js';
 import {
   ProcGroup, liveSkipReason, randomPorts, readCapture, signalGo, sleep, startTcpdump, startWorkload, tempDir, usageOf,
   waitConnections, waitDone, waitExit, waitForPacketSocket, type Usage,
@@ -46,11 +46,14 @@ test('Prometheus scrapes the daemon: a busy scrape passes promtool; the stored c
     const [port] = randomPorts(1, 12000, 18000) as [number];
     const metricsPort = await freeLoopbackPort();
     const reference = await startTcpdump(group, 'lo', join(tmp.dir, 'reference.pcap'), `port ${port}`);
-    const daemon = group.netmeter('daemon', ['daemon', '-i', 'lo', '--filter', `port ${port}`, '--db', db, '--flush-interval', '1s', '--metrics', `127.0.0.1:${metricsPort}`]);
+    // A price and a quota: the billing gauges are served too (the dashboard shows them).
+    const config = join(tmp.dir, 'config.json');
+    writeFileSync(config, JSON.stringify({ history: { pricePerGB: 2, currency: 'EUR', quotaGB: 1, interfaces: ['lo'] } }));
+    const daemon = group.netmeter('daemon', ['daemon', '-i', 'lo', '--filter', `port ${port}`, '--db', db, '--config', config, '--flush-interval', '1s', '--metrics', `127.0.0.1:${metricsPort}`]);
     await waitForPacketSocket(daemon);
     await daemon.stderr.waitFor((l) => l.includes(`serving metrics at 127.0.0.1:${metricsPort}/metrics`), 'the "serving metrics" line');
     const target = `127.0.0.1:${metricsPort}`;
-    const prometheus = await startPrometheus(group, join(tmp.dir), { targets: [target] });
+    const prometheus = await startPrometheus(group, join(tmp.dir), { targets: [target], labels: { region: 'test' }, ruleFiles: [join(REPO_ROOT, 'docs', 'fleet', 'rules.yml')] });
     const deadline = Date.now() + 20_000;
     while ((await prometheus.query(`up{instance="${target}"}`))[0]?.value[1] !== '1') {
       assert.ok(Date.now() < deadline, 'Prometheus scrapes the daemon (up == 1) within 20 s');
@@ -112,6 +115,37 @@ test('Prometheus scrapes the daemon: a busy scrape passes promtool; the stored c
     }
     // No series outside node and (unknown): nothing was folded.
     assert.deepEqual([...new Set(samples.netmeter_application_sent_bytes_total!.map((s) => s.metric.app))].sort().filter((a) => a !== '(unknown)'), ['node']);
+
+    // The billing period, as the report computes it (its flushes are in the database by now).
+    const [used] = await prometheus.query(`netmeter_billing_period_used_bytes{instance="${target}"}`, quiet);
+    assert.ok(Number(used?.value[1]) > 0, `billing used bytes: ${JSON.stringify(used)}`);
+
+    // Every query of the Grafana dashboard runs without error, and those on what the
+    // daemon serves today return data (the speed test's metrics come later).
+    const dashboard = JSON.parse(readFileSync(join(REPO_ROOT, 'docs', 'fleet', 'grafana-dashboard.json'), 'utf8')) as {
+      panels: Array<{ title: string; targets?: Array<{ expr: string }> }>;
+      templating: { list: Array<{ name: string; query: { query: string } }> };
+    };
+    const queries: Array<[string, string]> = [];
+    for (const panel of dashboard.panels) for (const t of panel.targets ?? []) queries.push([panel.title, t.expr]);
+    for (const v of dashboard.templating.list) {
+      const selector = /^label_values\((.*),\s*\w+\)$/.exec(v.query.query)?.[1];
+      assert.ok(selector, `variable ${v.name}: a label_values(SELECTOR, LABEL) query`);
+      queries.push([`variable ${v.name}`, selector]);
+    }
+    assert.ok(queries.length >= 20, `${queries.length} queries`);
+    for (const [title, expr] of queries) {
+      const concrete = expr.replaceAll('$__rate_interval', '30s').replaceAll('$__range', '1m').replaceAll('$region', '.*').replaceAll('$instance', '.*');
+      assert.doesNotMatch(concrete, /\$/, `${title}: every variable substituted`);
+      const answer = await prometheus.queryRaw(concrete);
+      assert.equal(answer.status, 'success', `${title}: ${concrete}: ${answer.error}`);
+      if (!/speedtest|_plan_/.test(expr)) assert.ok(answer.data!.result.length > 0, `${title}: ${concrete} returns data`);
+    }
+    // The rules of rules.yml load and evaluate on this server without error.
+    const rules = (await (await fetch(`${prometheus.url}/api/v1/rules`)).json()) as { data: { groups: Array<{ rules: Array<{ name: string; health: string; lastError?: string }> }> } };
+    const all = rules.data.groups.flatMap((g) => g.rules);
+    assert.equal(all.length, 11, 'every rule of rules.yml is loaded');
+    for (const r of all) assert.notEqual(r.health, 'err', `${r.name}: ${r.lastError}`);
 
     process.kill(daemon.pid, 'SIGTERM');
     assert.equal(await waitExit(daemon, 15_000), 0, `daemon exit code; stderr:\n${daemon.stderr.all}`);

@@ -148,7 +148,18 @@ export class SessionMetrics {
     perInterface('netmeter_interface_kernel_receive_dropped_packets_total', 'Received packets the kernel dropped on the interface (rx_dropped).', kernel('rxDropped'));
     perInterface('netmeter_interface_kernel_transmit_dropped_packets_total', 'Packets to transmit the kernel dropped on the interface (tx_dropped).', kernel('txDropped'));
 
-    const traffic = (map: () => ReadonlyMap<string, Traffic>, pick: (t: Traffic) => number) => () => [...map()].map(([iface, t]): [string, number] => [iface, pick(t)]);
+    // Every interface seen gets every series, at 0 until something is counted: a rate()
+    // or a sum over interfaces then has a series to work on from the first scrape.
+    const interfaces = () => {
+      const names = new Set(source.meter.interfaces.keys());
+      for (const r of source.kernelReadings()) names.add(r.name);
+      for (const name of source.droppedPackets().keys()) names.add(name);
+      return [...names];
+    };
+    const traffic = (map: () => ReadonlyMap<string, Traffic>, pick: (t: Traffic) => number) => () => {
+      const m = map();
+      return interfaces().map((iface): [string, number] => [iface, m.has(iface) ? pick(m.get(iface)!) : 0]);
+    };
     const captured = () => source.meter.interfaces;
     perInterface('netmeter_interface_captured_received_bytes_total', 'Bytes captured on the interface that a local socket received (wire length; on loopback 14 per packet more than the kernel counts).', traffic(captured, (t) => t.received.bytes));
     perInterface('netmeter_interface_captured_transmitted_bytes_total', 'Bytes captured on the interface that a local socket sent (wire length).', traffic(captured, (t) => t.sent.bytes));
@@ -157,9 +168,16 @@ export class SessionMetrics {
     const other = () => source.meter.otherByInterface;
     perInterface('netmeter_interface_other_received_bytes_total', 'Received bytes captured on the interface that are not TCP or UDP of a socket (ARP, ICMP, fragments, ...).', traffic(other, (t) => t.received.bytes));
     perInterface('netmeter_interface_other_transmitted_bytes_total', 'Sent bytes captured on the interface that are not TCP or UDP of a socket.', traffic(other, (t) => t.sent.bytes));
-    perInterface('netmeter_interface_unknown_received_bytes_total', 'Received TCP/UDP bytes on the interface no process was found for (app="(unknown)").', () => [...read().unknown].map(([iface, u]): [string, number] => [iface, u.received]));
-    perInterface('netmeter_interface_unknown_transmitted_bytes_total', 'Sent TCP/UDP bytes on the interface no process was found for (app="(unknown)").', () => [...read().unknown].map(([iface, u]): [string, number] => [iface, u.sent]));
-    perInterface('netmeter_capture_dropped_packets_total', 'Packets the capture lost on the interface (the kernel\'s ring, or inside netmeter).', () => source.droppedPackets());
+    const unknown = (pick: (u: { sent: number; received: number }) => number) => () => {
+      const u = read().unknown;
+      return interfaces().map((iface): [string, number] => [iface, u.has(iface) ? pick(u.get(iface)!) : 0]);
+    };
+    perInterface('netmeter_interface_unknown_received_bytes_total', 'Received TCP/UDP bytes on the interface no process was found for (app="(unknown)").', unknown((u) => u.received));
+    perInterface('netmeter_interface_unknown_transmitted_bytes_total', 'Sent TCP/UDP bytes on the interface no process was found for (app="(unknown)").', unknown((u) => u.sent));
+    perInterface('netmeter_capture_dropped_packets_total', 'Packets the capture lost on the interface (the kernel\'s ring, or inside netmeter).', () => {
+      const dropped = source.droppedPackets();
+      return interfaces().map((iface): [string, number] => [iface, dropped.get(iface) ?? 0]);
+    });
 
     new Gauge({
       name: 'netmeter_connections_active',
