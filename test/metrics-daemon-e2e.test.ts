@@ -10,11 +10,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { get as httpsGet } from 'node:https';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { HistoryReport } from '../src/history/report-document.js';
-import { REPO_ROOT, runCli } from './support/run-cli.js';
+import { REPO_ROOT, hasCommand, runCli } from './support/run-cli.js';
 import {
   ProcGroup, liveSkipReason, randomPorts, readCapture, signalGo, sleep, startTcpdump, startWorkload, tempDir, usageOf,
   waitConnections, waitDone, waitExit, waitForPacketSocket, type Usage,
@@ -205,6 +206,45 @@ test('basic auth: no or wrong credentials get 401, the right ones the metrics', 
     assert.match(await ok.text(), /^netmeter_connections_active /m);
     process.kill(daemon.pid, 'SIGTERM');
     assert.equal(await waitExit(daemon, 15_000), 0, daemon.stderr.all);
+  } finally {
+    await group.cleanup();
+    tmp.remove();
+  }
+});
+
+test('TLS: the metrics over HTTPS with the configured certificate; a key that is no key is one line, exit 1', { skip: skip ?? (hasCommand('openssl') ? false : 'needs openssl'), timeout: 60_000 }, async () => {
+  const group = new ProcGroup();
+  const tmp = tempDir('metrics-tls');
+  try {
+    const cert = join(tmp.dir, 'metrics.crt');
+    const key = join(tmp.dir, 'metrics.key');
+    const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=netmeter test', '-addext', 'subjectAltName=IP:127.0.0.1'], { encoding: 'utf8' });
+    assert.equal(made.status, 0, made.stderr);
+    const metricsPort = await freeLoopbackPort();
+    const config = join(tmp.dir, 'config.json');
+    writeFileSync(config, JSON.stringify({ metrics: { listen: `127.0.0.1:${metricsPort}`, tls: { certFile: cert, keyFile: key } } }));
+    const daemon = group.netmeter('daemon', ['daemon', '-i', 'lo', '--filter', 'port 9', '--db', join(tmp.dir, 'db'), '--config', config]);
+    await daemon.stderr.waitFor((l) => l.includes(`serving metrics at https://127.0.0.1:${metricsPort}/metrics`), 'the "serving metrics" line');
+    // Verified against the certificate itself: the server presents it, for 127.0.0.1.
+    const body = await new Promise<string>((resolve, reject) => {
+      httpsGet({ host: '127.0.0.1', port: metricsPort, path: '/metrics', ca: readFileSync(cert) }, (response) => {
+        let text = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (text += chunk));
+        response.on('end', () => (response.statusCode === 200 ? resolve(text) : reject(new Error(`status ${response.statusCode}`))));
+      }).on('error', reject);
+    });
+    assert.match(body, /^netmeter_connections_active /m);
+    const plain = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.status, () => 'refused');
+    assert.notEqual(plain, 200, 'no plain HTTP on the TLS port');
+    process.kill(daemon.pid, 'SIGTERM');
+    assert.equal(await waitExit(daemon, 15_000), 0, daemon.stderr.all);
+
+    writeFileSync(key, 'not a key\n');
+    const bad = await runCli(['daemon', '-i', 'lo', '--filter', 'port 9', '--db', join(tmp.dir, 'db'), '--config', config]);
+    assert.equal(bad.code, 1, bad.stderr);
+    assert.match(bad.stderr, /^netmeter: config .*config\.json: metrics: the TLS certificate or key cannot be used \(.*\); give a PEM certificate in tls.certFile and its PEM private key in tls.keyFile\n$/);
+    assert.doesNotMatch(bad.stderr, /recording/, 'refused before any capture started');
   } finally {
     await group.cleanup();
     tmp.remove();

@@ -7,6 +7,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import { createSecureContext } from 'node:tls';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { NetmeterError } from '../errors.js';
 import { ConfigError } from '../history/config.js';
@@ -43,7 +44,14 @@ export function planMetricsServer(listen: ListenAddress, config: MetricsConfig, 
     if (password === '') throw new ConfigError(`${where}: metrics: basicAuth.passwordFile ${config.basicAuth.passwordFile} is empty; put the password on its first line`);
     plan.basicAuth = { user: config.basicAuth.user, password };
   }
-  if (config.tls) plan.tls = { cert: read('tls.certFile', config.tls.certFile), key: read('tls.keyFile', config.tls.keyFile) };
+  if (config.tls) {
+    plan.tls = { cert: read('tls.certFile', config.tls.certFile), key: read('tls.keyFile', config.tls.keyFile) };
+    try {
+      createSecureContext(plan.tls);
+    } catch (error) {
+      throw new ConfigError(`${where}: metrics: ${tlsProblem(error)}`);
+    }
+  }
   return plan;
 }
 
@@ -83,7 +91,7 @@ export class MetricsServer {
       try {
         server = createHttpsServer({ cert: this.plan.tls.cert, key: this.plan.tls.key }, handler);
       } catch (error) {
-        throw new ConfigError(`metrics: the TLS certificate or key cannot be used (${oneLine(error)}); give PEM files in tls.certFile and tls.keyFile`);
+        throw new ConfigError(`metrics: ${tlsProblem(error)}`);
       }
     } else {
       server = createHttpServer(handler);
@@ -157,6 +165,10 @@ function listenFailure(address: string, error: NodeJS.ErrnoException): string {
     default:
       return `${start}: ${oneLine(error)}`;
   }
+}
+
+function tlsProblem(error: unknown): string {
+  return `the TLS certificate or key cannot be used (${oneLine(error)}); give a PEM certificate in tls.certFile and its PEM private key in tls.keyFile`;
 }
 
 function oneLine(error: unknown): string {
