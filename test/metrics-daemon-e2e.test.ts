@@ -24,8 +24,8 @@ import { freeLoopbackPort, startPrometheus, type InstantSample } from './support
 
 const skip = liveSkipReason(['prometheus', 'promtool', 'tcpdump', 'tshark']);
 
-async function report(db: string): Promise<HistoryReport> {
-  const result = await runCli(['report', '--db', db, '--json']);
+async function report(db: string, config: string): Promise<HistoryReport> {
+  const result = await runCli(['report', '--db', db, '--config', config, '--json']);
   assert.equal(result.code, 0, result.stderr);
   return JSON.parse(result.stdout) as HistoryReport;
 }
@@ -96,7 +96,7 @@ test('Prometheus scrapes the daemon: a busy scrape passes promtool; the stored c
       samples[name] = await prometheus.query(`${name}{instance="${target}"}`, quiet);
     }
     const stored = (app: string, name: string) => sumOf(samples[name]!.filter((s) => s.metric.app === app));
-    const after = await report(db);
+    const after = await report(db, config);
     const node = after.rows.find((r) => r.app === 'node');
     assert.ok(node, `node is in the report: ${JSON.stringify(after.rows)}`);
     const unknown = after.rows.find((r) => r.app === '(unknown)');
@@ -118,8 +118,16 @@ test('Prometheus scrapes the daemon: a busy scrape passes promtool; the stored c
     assert.deepEqual([...new Set(samples.netmeter_application_sent_bytes_total!.map((s) => s.metric.app))].sort().filter((a) => a !== '(unknown)'), ['node']);
 
     // The billing period, as the report computes it (its flushes are in the database by now).
+    // lo's kernel counters also count Prometheus's own scrapes, so the period only grows: the
+    // report, read after the scrape, has at least as much.
     const [used] = await prometheus.query(`netmeter_billing_period_used_bytes{instance="${target}"}`, quiet);
-    assert.ok(Number(used?.value[1]) > 0, `billing used bytes: ${JSON.stringify(used)}`);
+    const [cost] = await prometheus.query(`netmeter_billing_period_cost{instance="${target}"}`, quiet);
+    const usedBytes = Number(used?.value[1]);
+    assert.ok(usedBytes > 4_000_000 && usedBytes <= after.billing!.usedBytes, `billing used bytes ${usedBytes}, report ${after.billing?.usedBytes}`);
+    assert.equal(cost?.metric.currency, 'EUR');
+    assert.ok(Math.abs(Number(cost!.value[1]) - (usedBytes / 1e9) * 2) < 1e-12, `cost ${cost!.value[1]} for ${usedBytes} bytes at 2 EUR/GB`);
+    const [quota] = await prometheus.query(`netmeter_billing_quota_bytes{instance="${target}"}`, quiet);
+    assert.equal(Number(quota?.value[1]), 1e9);
 
     // Every query of the Grafana dashboard runs without error, and those on what the
     // daemon serves today return data (the speed test's metrics come later).

@@ -44,7 +44,15 @@ export async function startDaemonMetrics(plan: MetricsServerPlan, sources: Daemo
   const server = new MetricsServer(plan);
   const metrics = new SessionMetrics(sources.session, server.registry, {
     topApplications: sources.topApplications,
-    billing: () => billingReading(sources.db, sources.history(), Math.floor(sources.now() / 1000)),
+    billing: () => {
+      try {
+        return billingReading(sources.db, sources.history(), Math.floor(sources.now() / 1000));
+      } catch {
+        // A database busy or failing now: this scrape goes without the billing gauges rather
+        // than failing whole (the daemon's flushes say what is wrong with the database).
+        return undefined;
+      }
+    },
   });
   server.onScrape(() => metrics.beginScrape());
   await server.listen();
