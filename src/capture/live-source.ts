@@ -24,6 +24,10 @@ export interface LiveSourceOptions {
    * the native engine coalesces each batch's packets per flow direction (see PacketBatch).
    */
   everyPacket?: boolean;
+  /** Bytes kept of each packet (native; cap keeps 65,535). Default 256: headers only. */
+  snapLength?: number;
+  /** The kernel ring per device (native). Default 8 MiB. */
+  bufferBytes?: number;
 }
 
 export interface LiveSource {
@@ -43,7 +47,11 @@ export async function openLiveSource(options: LiveSourceOptions): Promise<LiveSo
   const engine = options.engine ?? (nativeCaptureAvailable() ? 'native' : 'cap');
   const filter = options.filter ? { filter: options.filter } : {};
   if (engine === 'native') {
-    const source = await NativeLiveSource.open({ devices: [device], ...filter, promisc: options.promisc ?? false, coalesce: !options.everyPacket });
+    const sizes = {
+      ...(options.snapLength !== undefined ? { snapLength: options.snapLength } : {}),
+      ...(options.bufferBytes !== undefined ? { bufferBytes: options.bufferBytes } : {}),
+    };
+    const source = await NativeLiveSource.open({ devices: [device], ...filter, ...sizes, promisc: options.promisc ?? false, coalesce: !options.everyPacket });
     return {
       device,
       engine,

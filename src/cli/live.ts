@@ -11,6 +11,8 @@ import { UncapturedInterfaces } from '../capture/uncaptured-interfaces.js';
 import { CaptureSession } from '../session/capture-session.js';
 import { stopControl } from '../session/stop-control.js';
 import { systemSessionIo } from '../session/system-io.js';
+import { NAMES_FROM, RemoteNames } from '../resolve/remote-names.js';
+import { systemClock } from '../clock.js';
 import { captureOptions, captureOptionsHelp, liveCaptureOptions, LOCAL_OPTION_HELP } from './capture-options.js';
 import { parseDuration, parsePositiveInteger, parseSortKey } from './options.js';
 import type { CommandIo } from './replay.js';
@@ -29,6 +31,8 @@ ${captureOptionsHelp('default: every interface that is up', 'and has an address,
                        what that interval alone added under "interval"
   --sort KEY           sent, received or total
   --top N              only the N largest rows (tables)
+  --no-resolve         no host names: no reverse lookups (which tell your DNS resolver
+                       the hosts you talk to), no DNS answers read, no remoteName in JSON
 ${LOCAL_OPTION_HELP}
 `;
 
@@ -45,6 +49,7 @@ export async function runLive(argv: string[], io: CommandIo & { isTTY: boolean }
       jsonl: { type: 'boolean', default: false },
       sort: { type: 'string' },
       top: { type: 'string' },
+      'no-resolve': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -67,6 +72,7 @@ export async function runLive(argv: string[], io: CommandIo & { isTTY: boolean }
     warned.add(line);
     io.stderr.write(`netmeter: warning: ${line}\n`);
   };
+  const sessionIo = systemSessionIo();
   const session = await CaptureSession.start(
     {
       ...capture,
@@ -75,8 +81,17 @@ export async function runLive(argv: string[], io: CommandIo & { isTTY: boolean }
       onProcError: (error) => warn(`reading /proc failed, owners may be missing: ${error instanceof Error ? error.message : String(error)}`),
       onNotice: warn,
     },
-    systemSessionIo(),
+    sessionIo,
   );
+  // Host names: DNS answers seen on the captured devices, then reverse lookups (not with --no-resolve).
+  const names = values['no-resolve']
+    ? undefined
+    : new RemoteNames({ open: (o) => sessionIo.openSource(o), clock: systemClock, promisc: capture.promisc ?? false, onNotice: warn, ...(capture.engine ? { engine: capture.engine } : {}) });
+  if (names) {
+    await names.follow(session.devices);
+    // Devices come and go with the default set: their DNS answers are watched with them.
+    session.onTick(() => void names.follow(session.devices));
+  }
   // The first report opens the screen: every amount zero, the kernel counters' baselines set.
   const feed = new LiveFeedStore({ report: session.report(), elapsedSeconds: 0, intervalSeconds });
   const control = stopControl(session, durationSeconds);
@@ -87,7 +102,8 @@ export async function runLive(argv: string[], io: CommandIo & { isTTY: boolean }
     // and the plain table never use.
     const [{ createElement }, { render }, { LiveApp }] = await Promise.all([import('react'), import('ink'), import('../present/live/live-app.js')]);
     const initialState = { sort: sort === 'sent' ? ('upload' as const) : sort === 'received' ? ('download' as const) : ('total' as const) };
-    ink = render(createElement(LiveApp, { feed, onQuit: control.stop, initialState, ownersFrom: ownersFrom(session) }), { exitOnCtrlC: false });
+    const namesFrom = names ? NAMES_FROM : 'nowhere: --no-resolve (addresses only)';
+    ink = render(createElement(LiveApp, { feed, onQuit: control.stop, initialState, ownersFrom: ownersFrom(session), namesFrom }), { exitOnCtrlC: false });
   }
   // Reports every interval only when someone sees them: with --json/--duration alone only
   // the last one is printed (the session still ticks: idle connections retire, kernel
@@ -100,6 +116,7 @@ export async function runLive(argv: string[], io: CommandIo & { isTTY: boolean }
   if (perInterval) {
     session.onTick(async (tick) => {
       const report = session.report();
+      names?.label(report);
       if (ink) {
         idle.mark(report, tick.elapsedSeconds);
         const notCaptured = await uncaptured.read(session.devices, tick.seconds);
@@ -113,10 +130,12 @@ export async function runLive(argv: string[], io: CommandIo & { isTTY: boolean }
   await control.stopped;
   ink?.unmount();
   const failure = await session.stop();
+  await names?.close();
   // With --once/--duration the run's totals; with --json alone, those up to Ctrl-C.
   if (!interactive && !values.jsonl && (durationSeconds !== undefined || values.json)) {
     await session.readCounters();
     const report = session.report({ wholeRun: true });
+    names?.label(report, false);
     if (values.json) writeReportJson(report, (text) => io.stdout.write(text));
     else io.stdout.write(renderUsageTable(report, { sort, ...(top ? { top } : {}) }));
   }

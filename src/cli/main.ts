@@ -87,5 +87,12 @@ function reportError(error: unknown, debug: boolean, command: string): number {
   return 1;
 }
 
+// A reader that stops early (`netmeter replay x --json | head`) closes the pipe: that is the
+// end of the output, not an error worth a stack trace.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw error;
+});
+
 const exitCode = await main(process.argv.slice(2));
 process.exitCode = exitCode;

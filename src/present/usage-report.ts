@@ -47,6 +47,8 @@ export interface ConnectionUsage {
   receivedRate?: number;
   /** Capture interface of the connection's first packet. */
   interface?: string;
+  /** Live: the remote host's name, from a DNS answer seen in the capture or a reverse lookup (absent with --no-resolve). */
+  remoteName?: string;
 }
 
 export interface BucketUsage {

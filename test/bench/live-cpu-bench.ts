@@ -25,7 +25,7 @@
 //
 // Usage: npm run build && node dist/test/bench/live-cpu-bench.js [--rates 100000,300000,max]
 //        [--runs 3] [--window 10] [--startup 2] [--settle 1]
-//        [--tools netmeter-native,netmeter-cap,nethogs,tcpdump] (netmeter = the default engine)
+//        [--tools netmeter-native,netmeter-cap,netmeter-no-resolve,nethogs,tcpdump] (netmeter = the default engine)
 //        [--pps-multi M] [--unowned] [--json FILE]
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -347,9 +347,10 @@ const BASELINE = '(no capture: traffic only)';
 const tools: Tool[] = [{ name: BASELINE, counts: () => ({}) }];
 for (const name of toolNames) {
   // netmeter once per capture engine: "netmeter" is the default engine, "netmeter-cap" and
-  // "netmeter-native" name one.
-  if (name === 'netmeter' || name === 'netmeter-native' || name === 'netmeter-cap') {
-    const engine = name === 'netmeter' ? [] : ['--engine', name.slice('netmeter-'.length)];
+  // "netmeter-native" name one; "netmeter-no-resolve" is the default without host names
+  // (no second capture for DNS answers, no reverse lookups).
+  if (name === 'netmeter' || name === 'netmeter-native' || name === 'netmeter-cap' || name === 'netmeter-no-resolve') {
+    const engine = name === 'netmeter' ? [] : name === 'netmeter-no-resolve' ? ['--no-resolve'] : ['--engine', name.slice('netmeter-'.length)];
     tools.push({
       name: `netmeter -i IF --json${engine.length ? ` ${engine.join(' ')}` : ''}`,
       // --duration is an upper bound: the bench stops it with SIGINT, after which it prints
@@ -389,7 +390,7 @@ for (const name of toolNames) {
       },
     });
   } else {
-    throw new Error(`unknown tool '${name}' (netmeter, netmeter-native, netmeter-cap, nethogs, tcpdump)`);
+    throw new Error(`unknown tool '${name}' (netmeter, netmeter-native, netmeter-cap, netmeter-no-resolve, nethogs, tcpdump)`);
   }
 }
 

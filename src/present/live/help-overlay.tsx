@@ -14,7 +14,8 @@ export const HELP_KEYS: ReadonlyArray<readonly [string, string]> = [
   ['Enter', "show the selected process's connections"],
   ['Esc', 'back to the top of the list (also from connections)'],
   ['Backspace', "back from a process's connections to it"],
-  ['/', 'filter by name or command line (Enter keeps, Esc clears)'],
+  ['/', 'filter by name or command line, or remote host (Enter keeps, Esc clears)'],
+  ['n', 'remote hosts by name ↔ by address (connections, hosts)'],
   ['p', 'pause / resume the screen'],
   ['?', 'show / hide this help'],
   ['q', 'quit'],
@@ -26,6 +27,8 @@ export interface HelpOverlayProps {
   captured?: string[];
   uncaptured?: string[];
   ownersFrom?: string;
+  /** Where remote host names come from (and what reverse lookups tell a resolver). */
+  namesFrom?: string;
 }
 
 /** The command that captures `uncaptured` as well, in `-i` options. */
@@ -33,7 +36,7 @@ export function captureCommand(captured: readonly string[], uncaptured: readonly
   return ['netmeter', ...[...captured, ...uncaptured].map((name) => `-i ${name}`)].join(' ');
 }
 
-export function HelpOverlay({ height, captured = [], uncaptured = [], ownersFrom }: HelpOverlayProps) {
+export function HelpOverlay({ height, captured = [], uncaptured = [], ownersFrom, namesFrom }: HelpOverlayProps) {
   return (
     <Box flexDirection="column" height={Math.max(1, height)} overflow="hidden">
       <Text bold wrap="truncate-end">
@@ -56,6 +59,7 @@ export function HelpOverlay({ height, captured = [], uncaptured = [], ownersFrom
         </>
       ) : null}
       {ownersFrom ? <Text wrap="truncate-end">Owners from {ownersFrom}</Text> : null}
+      {namesFrom ? <Text wrap="wrap">Host names from {namesFrom}</Text> : null}
       <Text wrap="truncate-end">USER or command line '-': the process ended before it could be read (the kernel gave its name and uid only)</Text>
     </Box>
   );

@@ -26,7 +26,7 @@ export function HostTable({ rows, settings }: { rows: HostRow[]; settings: Table
       rows={rows.map((h) => ({
         key: h.key,
         cells: {
-          host: h.remoteAddress,
+          host: h.remoteName ?? h.remoteAddress,
           connections: String(h.connections),
           programs: h.programs.join(','),
           ...amountCells(h, settings.unit),

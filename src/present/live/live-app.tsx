@@ -29,6 +29,8 @@ export interface LiveAppProps {
   initialState?: Partial<LiveState>;
   /** How owners are found, for the help screen (e.g. "/proc and kernel events"). */
   ownersFrom?: string;
+  /** Where host names come from, for the help screen; absent: names are not looked for. */
+  namesFrom?: string;
 }
 
 const DEFAULT_COLUMNS = 80;
@@ -56,6 +58,7 @@ function rowOptions(state: LiveState, frame: LiveFrame): RowOptions {
     filter: state.filter,
     fadeSeconds: FADE_INTERVALS * frame.intervalSeconds,
     keepKey: state.selectedKey,
+    names: state.names,
   };
 }
 
@@ -71,7 +74,7 @@ function viewTitle(state: LiveState): string {
   return state.detail ? `connections of ${state.detail.pid}` : state.view;
 }
 
-export function LiveApp({ feed, onQuit, onPauseChange, initialState, ownersFrom }: LiveAppProps) {
+export function LiveApp({ feed, onQuit, onPauseChange, initialState, ownersFrom, namesFrom }: LiveAppProps) {
   // Bound here so a feed may implement LiveFeed with plain methods.
   const subscribe = useCallback((listener: () => void) => feed.subscribe(listener), [feed]);
   const current = useCallback(() => feed.current(), [feed]);
@@ -109,7 +112,7 @@ export function LiveApp({ feed, onQuit, onPauseChange, initialState, ownersFrom 
 
   let body: ReactElement;
   if (state.help) {
-    body = <HelpOverlay height={height + 1} captured={report.source.interfaces} uncaptured={(report.uncapturedInterfaces ?? []).map((u) => u.name)} {...(ownersFrom ? { ownersFrom } : {})} />;
+    body = <HelpOverlay height={height + 1} captured={report.source.interfaces} uncaptured={(report.uncapturedInterfaces ?? []).map((u) => u.name)} {...(ownersFrom ? { ownersFrom } : {})} {...(namesFrom ? { namesFrom } : {})} />;
   } else if (state.detail) {
     body = <ConnectionTable rows={connectionRows(report, options, state.detail.pid)} settings={settings} showOwner={false} />;
   } else if (state.view === 'processes') {

@@ -19,6 +19,8 @@ export interface LiveState {
   filter: string;
   editingFilter: boolean;
   help: boolean;
+  /** Remote hosts by name where one is known, else by address. */
+  names: boolean;
   /** The frame on screen while paused. */
   pausedFrame: LiveFrame | null;
 }
@@ -33,6 +35,7 @@ export const INITIAL_LIVE_STATE: LiveState = {
   filter: '',
   editingFilter: false,
   help: false,
+  names: true,
   pausedFrame: null,
 };
 
@@ -122,6 +125,8 @@ export function applyKey(state: LiveState, input: string, key: Key, context: Key
     case '3':
     case '4':
       return { state: { ...state, view: VIEW_ORDER[Number(input) - 1]!, detail: null } };
+    case 'n':
+      return { state: { ...state, names: !state.names } };
     case 'p':
       return { state: { ...state, pausedFrame: state.pausedFrame ? null : context.frame } };
     case '/':

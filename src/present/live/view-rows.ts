@@ -25,6 +25,8 @@ export interface RowOptions {
   fadeSeconds?: number;
   /** A process row that never folds (the selected one: the highlight must not lose it). */
   keepKey?: string | null;
+  /** Show remote hosts by name where one is known ('n' toggles); default: by address. */
+  names?: boolean;
 }
 
 /** Exited processes leave rate mode after this many quiet intervals. */
@@ -64,6 +66,7 @@ export interface ConnectionRow extends Amounts {
   key: string;
   protocol: string;
   local: string;
+  /** The remote end as shown: its name (when names are on and one is known) or address, and port. */
   remote: string;
   pid: number | null;
   name: string | null;
@@ -72,6 +75,8 @@ export interface ConnectionRow extends Amounts {
 export interface HostRow extends Amounts {
   key: string;
   remoteAddress: string;
+  /** The host's name when names are on and one is known, else null. */
+  remoteName: string | null;
   connections: number;
   /** Program names talking to the host, in order of first appearance. */
   programs: string[];
@@ -188,14 +193,14 @@ export function applicationRows(report: UsageReport, options: RowOptions): Appli
   return sortRows([...groups.values()], options, (x, y) => comparePid(x.pids[0] ?? null, y.pids[0] ?? null) || x.key.localeCompare(y.key));
 }
 
-function toConnectionRow(c: ConnectionUsage): ConnectionRow {
+function toConnectionRow(c: ConnectionUsage, names: boolean): ConnectionRow {
   const local = endpoint(c.localAddress, c.localPort);
   const remote = endpoint(c.remoteAddress, c.remotePort);
   return {
     key: `${c.protocol} ${local} ${remote}`,
     protocol: c.protocol,
     local,
-    remote,
+    remote: names && c.remoteName !== undefined ? `${c.remoteName}:${c.remotePort}` : remote,
     pid: c.pid,
     name: c.name,
     sentBytes: c.sentBytes,
@@ -208,13 +213,13 @@ function toConnectionRow(c: ConnectionUsage): ConnectionRow {
 function filteredConnections(report: UsageReport, filter: string, pid: number | undefined): ConnectionUsage[] {
   const cmdlines = new Map(report.processes.map((p) => [p.pid, p.cmdline]));
   return report.connections.filter(
-    (c) => (pid === undefined || c.pid === pid) && matches(filter, [c.name, c.pid === null ? null : cmdlines.get(c.pid), c.remoteAddress]),
+    (c) => (pid === undefined || c.pid === pid) && matches(filter, [c.name, c.pid === null ? null : cmdlines.get(c.pid), c.remoteAddress, c.remoteName]),
   );
 }
 
 /** Connections, optionally only those of one pid (the detail view of a process). */
 export function connectionRows(report: UsageReport, options: RowOptions, pid?: number): ConnectionRow[] {
-  const rows = filteredConnections(report, options.filter, pid).map(toConnectionRow);
+  const rows = filteredConnections(report, options.filter, pid).map((c) => toConnectionRow(c, options.names === true));
   return sortRows(rows, options, (x, y) => comparePid(x.pid, y.pid) || x.key.localeCompare(y.key));
 }
 
@@ -224,9 +229,10 @@ export function hostRows(report: UsageReport, options: RowOptions): HostRow[] {
   for (const c of filteredConnections(report, options.filter, undefined)) {
     let row = groups.get(c.remoteAddress);
     if (!row) {
-      row = { key: c.remoteAddress, remoteAddress: c.remoteAddress, connections: 0, programs: [], sentBytes: 0, receivedBytes: 0, sentRate: 0, receivedRate: 0 };
+      row = { key: c.remoteAddress, remoteAddress: c.remoteAddress, remoteName: null, connections: 0, programs: [], sentBytes: 0, receivedBytes: 0, sentRate: 0, receivedRate: 0 };
       groups.set(c.remoteAddress, row);
     }
+    if (options.names && c.remoteName !== undefined) row.remoteName ??= c.remoteName;
     row.connections++;
     const program = c.name ?? 'unknown';
     if (!row.programs.includes(program)) row.programs.push(program);
