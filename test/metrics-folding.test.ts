@@ -148,3 +148,24 @@ test('label values are escaped: quotes, backslashes and newlines in program name
     assert.equal(check.stdout + check.stderr, '', 'promtool has no remark');
   }
 });
+
+test('one reading of the session per scrape, and a new one at the next scrape even without beginScrape()', async () => {
+  let reads = 0;
+  let sent = 100;
+  const source: SessionMetricsSource = {
+    usageTotals: () => {
+      reads++;
+      return [{ app: 'a', exe: '/bin/a', user: 'u', interface: 'eth0', sentBytes: sent, receivedBytes: 0, sentPackets: 1, receivedPackets: 0 }];
+    },
+    kernelReadings: () => [],
+    droppedPackets: () => new Map(),
+    meter: { interfaces: new Map(), otherByInterface: new Map(), connectionCount: 0 },
+  };
+  const registry = new Registry();
+  new SessionMetrics(source, registry, { topApplications: 5 });
+  assert.match(await registry.metrics(), /netmeter_application_sent_bytes_total\{app="a",exe="\/bin\/a",user="u",interface="eth0"\} 100/);
+  assert.equal(reads, 1, 'the application and interface collectors share one reading');
+  sent = 250;
+  assert.match(await registry.metrics(), /netmeter_application_sent_bytes_total\{app="a",exe="\/bin\/a",user="u",interface="eth0"\} 250/);
+  assert.equal(reads, 2);
+});

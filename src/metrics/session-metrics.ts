@@ -81,6 +81,9 @@ export class SessionMetrics {
       unknown.set(t.interface, u);
     }
     this.reading = { applications: this.folding.fold(totals), unknown };
+    // prom-client runs every collector of one scrape before any promise settles, so the
+    // reading lasts exactly that scrape even for a caller that never calls beginScrape().
+    queueMicrotask(() => (this.reading = undefined));
     return this.reading;
   }
 
@@ -193,7 +196,13 @@ export class SessionMetrics {
     const billing = this.options.billing;
     if (!billing) return;
     // One reading per scrape for all the gauges: it is a query of the history.
-    const current = () => (this.billing ??= { value: billing() }).value;
+    const current = () => {
+      if (!this.billing) {
+        this.billing = { value: billing() };
+        queueMicrotask(() => (this.billing = undefined));
+      }
+      return this.billing.value;
+    };
     const gauge = (name: string, help: string, value: (b: BillingReading) => number | undefined, labelNames: string[] = [], labels: (b: BillingReading) => Record<string, string> = () => ({})) =>
       new Gauge({
         name, help, labelNames, registers: [registry],
