@@ -19,7 +19,7 @@ test('settings live in sections; a file of the 0.1.0 layout (history settings at
 test('a bad section, an unknown one, or history settings both inside and beside "history": one line naming the file and section', () => {
   const cases: Array<[unknown, RegExp]> = [
     [[], /must be a JSON object/],
-    [{ histroy: {} }, /unknown section 'histroy' \(known: history, alerts, speedtest\)/],
+    [{ histroy: {} }, /unknown section 'histroy' \(known: history, alerts, speedtest, metrics\)/],
     [{ history: { pricePerGB: -1 } }, /^config \/etc\/netmeter\/config.json: history: pricePerGB must be a number of at least 0 \(got -1\)$/],
     [{ history: 'cheap' }, /history: must be a JSON object/],
     [{ pricePerGB: 1, history: { currency: 'EUR' } }, /put pricePerGB inside "history", not beside it/],

@@ -92,10 +92,14 @@ export class Meter {
   readonly captured = new Counter();
   readonly other = new Traffic();
   readonly otherByReason = new Map<OtherReason, Counter>();
+  /** `other` per capture interface (the exporter's per-interface series). */
+  readonly otherByInterface = new Map<string, Traffic>();
   readonly interfaces = new Map<string, Traffic>();
   /** Traffic of records retired from the flow table, by owner and interface. */
   readonly retired = new Map<string, RetiredTraffic>();
   retiredConnections = 0;
+  /** Records in the flow table, kept as they come and go: records() walks them all to count. */
+  private liveRecords = 0;
   firstTimestamp = Number.NaN;
   lastTimestamp = Number.NaN;
 
@@ -199,6 +203,11 @@ export class Meter {
       this.updateRecords(id);
       yield* this.conversations[id]!.records;
     }
+  }
+
+  /** How many connection records the flow table holds (cheap: a scrape reads it). */
+  get connectionCount(): number {
+    return this.liveRecords;
   }
 
   /** Looks again for the owners of records that have none (after the socket tables were re-read). */
@@ -336,14 +345,23 @@ export class Meter {
     // conversation for its one or two records: 659 -> 403 bytes a flow retained
     // (`node --expose-gc test/harness/accuracy/meter-heap.mjs`, 100,000 UDP flows).
     this.conversations[id] = new Conversation(records.slice(), sendsAToB.slice());
+    this.liveRecords += records.length;
     this.rows[id * ROW + FLAGS] = sourceIsA ? forward | (backward << B_TO_A_SHIFT) : backward | (forward << B_TO_A_SHIFT);
   }
 
   /** Counts an entry of `packets` packets in "other"; returns its SENT and RECEIVED flags for the totals. */
   private accountOther(p: DecodedPacket, length: number, packets: number): number {
     const flags = this.otherDirection(p);
-    if (flags & SENT) this.other.sent.add(length, packets);
-    if (flags & RECEIVED) this.other.received.add(length, packets);
+    let byInterface = this.otherByInterface.get(this.interfaceName);
+    if (!byInterface) this.otherByInterface.set(this.interfaceName, (byInterface = new Traffic()));
+    if (flags & SENT) {
+      this.other.sent.add(length, packets);
+      byInterface.sent.add(length, packets);
+    }
+    if (flags & RECEIVED) {
+      this.other.received.add(length, packets);
+      byInterface.received.add(length, packets);
+    }
     let reason = this.otherByReason.get(p.otherReason);
     if (!reason) this.otherByReason.set(p.otherReason, (reason = new Counter()));
     reason.add(length, packets);
@@ -391,6 +409,7 @@ export class Meter {
 
   private retire(record: ConnectionRecord): void {
     this.retiredConnections++;
+    this.liveRecords--;
     const key = retiredKey(record.owner, record.interfaceName);
     let entry = this.retired.get(key);
     if (!entry) this.retired.set(key, (entry = { process: record.owner, interfaceName: record.interfaceName, traffic: new Traffic() }));

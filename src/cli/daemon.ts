@@ -21,6 +21,7 @@ import { systemClock } from '../clock.js';
 import { CaptureSession } from '../session/capture-session.js';
 import { stopControl } from '../session/stop-control.js';
 import { systemSessionIo } from '../session/system-io.js';
+import { METRICS_OPTION_HELP, planDaemonMetrics, startDaemonMetrics } from '../metrics/daemon-metrics.js';
 import { captureOptions, captureOptionsHelp, liveCaptureOptions, LOCAL_OPTION_HELP } from './capture-options.js';
 import { parseDuration } from './options.js';
 import type { CommandIo } from './replay.js';
@@ -37,6 +38,7 @@ ${LOCAL_OPTION_HELP}
   --db PATH            the database (default /var/lib/netmeter/netmeter.db as root,
                        else $XDG_STATE_HOME/netmeter/netmeter.db)
   --config PATH        retention settings (default /etc/netmeter/config.json)
+${METRICS_OPTION_HELP}
 `;
 
 export async function runDaemon(argv: string[], io: CommandIo): Promise<number> {
@@ -47,6 +49,7 @@ export async function runDaemon(argv: string[], io: CommandIo): Promise<number> 
       ...captureOptions,
       db: { type: 'string' },
       config: { type: 'string' },
+      metrics: { type: 'string' },
       // Advanced, for tests: write more often than once a minute.
       'flush-interval': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -63,6 +66,8 @@ export async function runDaemon(argv: string[], io: CommandIo): Promise<number> 
   const context = { uid: process.getuid?.() ?? -1, env: process.env, home: homedir() };
   const readConfig = () => (values.config !== undefined ? loadConfig(values.config, true) : loadConfig(defaultConfigPath(context, existsSync), false));
   let config = readConfig();
+  // Checked before anything is opened: a bad address or auth file stops here.
+  const metricsPlan = planDaemonMetrics(values.metrics, config);
   const path = values.db ?? defaultDatabasePath(context);
 
   // The database first: a path that cannot be written fails before any capture starts.
@@ -82,6 +87,13 @@ export async function runDaemon(argv: string[], io: CommandIo): Promise<number> 
     throw error;
   }
   const clock = systemClock;
+  const metrics = metricsPlan && await startDaemonMetrics(metricsPlan, {
+    session, db, history: () => config.history, topApplications: config.metrics.topApplications, now: clock.now,
+  }).catch(async (error: unknown) => {
+    await session.stop();
+    closeHistory(db);
+    throw error;
+  });
   const recorder = new HistoryRecorder(db, { totals: () => session.usageTotals() }, { clock: clock.now, bootId: await readBootId() });
   const keeper = new HistoryKeeper(db, path, recorder, () => config.history, log);
   keeper.flush(session.kernelReadings()); // the kernel counters' starting point is stored at once
@@ -109,8 +121,10 @@ export async function runDaemon(argv: string[], io: CommandIo): Promise<number> 
   // Said once SIGTERM and SIGHUP are handled: a supervisor that signals on seeing it loses nothing.
   const owners = describeOwnerSources(session.attribution.connectEventsUnavailable);
   log(`recording ${session.devices.join(', ') || 'each interface as it comes up'} into ${path} every ${flushMs / 1000}s; owners from ${owners}`);
+  if (metrics) log(`serving metrics at ${metrics.address}/metrics`);
   await control.stopped;
   process.off('SIGHUP', reload);
+  await metrics?.close();
   // Every packet the capture delivered is in the meter once it stops: the last flush writes it all.
   const failure = await session.stop();
   const written = keeper.flush(session.kernelReadings());

@@ -1,5 +1,5 @@
 // netmeter's one config file (JSON, documented in docs/design.md, "Config file"): one
-// section per feature — `history` today; the speed test, alerts and metrics add theirs to
+// section per feature — `history`, `alerts`, `metrics`; the speed test adds its own to
 // SECTIONS — read and checked in one place, every problem a one-line ConfigError naming
 // the file. Files of the 0.1.0 layout, with the history settings at the top level, are
 // still read as they are.
@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { DEFAULT_ALERTS_CONFIG, parseAlertsConfig, type AlertsConfig } from '../alerts/config.js';
 import { DEFAULT_SPEEDTEST_CONFIG, parseSpeedtestConfig, type SpeedtestConfig } from '../speedtest/config.js';
 import { ConfigError, DEFAULT_CONFIG, HISTORY_KEYS, parseHistoryConfig, type HistoryConfig } from '../history/config.js';
+import { DEFAULT_METRICS_CONFIG, parseMetricsConfig, type MetricsConfig } from '../metrics/metrics-config.js';
 
 export interface NetmeterConfig {
   /** Where it was read from; undefined when no file was found (all defaults). */
@@ -15,6 +16,7 @@ export interface NetmeterConfig {
   history: HistoryConfig;
   alerts: AlertsConfig;
   speedtest: SpeedtestConfig;
+  metrics: MetricsConfig;
 }
 
 type SectionName = Exclude<keyof NetmeterConfig, 'path'>;
@@ -24,9 +26,10 @@ const SECTIONS: { [K in SectionName]: (value: unknown, where: string) => Netmete
   history: parseHistoryConfig,
   alerts: parseAlertsConfig,
   speedtest: parseSpeedtestConfig,
+  metrics: parseMetricsConfig,
 };
 
-export const DEFAULT_NETMETER_CONFIG: NetmeterConfig = { history: DEFAULT_CONFIG, alerts: DEFAULT_ALERTS_CONFIG, speedtest: DEFAULT_SPEEDTEST_CONFIG };
+export const DEFAULT_NETMETER_CONFIG: NetmeterConfig = { history: DEFAULT_CONFIG, alerts: DEFAULT_ALERTS_CONFIG, speedtest: DEFAULT_SPEEDTEST_CONFIG, metrics: DEFAULT_METRICS_CONFIG };
 
 /** Reads `path`; when `required` is false a missing file means the defaults. */
 export function loadConfig(path: string, required: boolean): NetmeterConfig {
