@@ -17,6 +17,7 @@ import { defaultConfigPath, defaultDatabasePath } from '../history/paths.js';
 import { HistoryRecorder, type InterfaceReading } from '../history/recorder.js';
 import { rollUp } from '../history/rollup.js';
 import { FlushSchedule } from '../history/flush-schedule.js';
+import { ScheduledSpeedTests } from '../speedtest/scheduled-tests.js';
 import { systemClock } from '../clock.js';
 import { CaptureSession } from '../session/capture-session.js';
 import { stopControl } from '../session/stop-control.js';
@@ -100,7 +101,10 @@ export async function runDaemon(argv: string[], io: CommandIo): Promise<number> 
   keeper.rollUpIfDue(clock.now());
 
   const flushes = new FlushSchedule(flushMs, clock.now());
+  // Speed tests against the servers the config names, on its schedule (docs/speedtest.md).
+  const speedTests = new ScheduledSpeedTests({ db, session, config: () => config, log, now: clock.now });
   session.onTick(({ wallMs }) => {
+    speedTests.tick();
     if (!flushes.due(wallMs)) return;
     keeper.flush(session.kernelReadings());
     keeper.rollUpIfDue(wallMs);
@@ -125,6 +129,8 @@ export async function runDaemon(argv: string[], io: CommandIo): Promise<number> 
   await control.stopped;
   process.off('SIGHUP', reload);
   await metrics?.close();
+  // A speed test under way finishes and is stored (its sockets would keep the process alive anyway).
+  await speedTests.idle();
   // Every packet the capture delivered is in the meter once it stops: the last flush writes it all.
   const failure = await session.stop();
   const written = keeper.flush(session.kernelReadings());

@@ -59,6 +59,11 @@ export interface SpeedtestResult {
   packetLoss: PacketLoss | null;
   /** Everything the test moved through its sockets (bodies, HTTP headers, TLS), warm-up and aborted requests included. */
   bytesUsed: { received: number; sent: number; total: number };
+  /**
+   * Scheduled tests in the daemon: what other programs (and unknown sockets) moved while the
+   * test ran, as the daemon's meter saw it, and whether that was above 5% of the traffic.
+   */
+  contention?: { otherBytes: number; share: number; contended: boolean };
 }
 
 /** Latency figures from round trips in milliseconds, in the order they were taken. */

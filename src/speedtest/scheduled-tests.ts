@@ -1,0 +1,116 @@
+// The daemon's speed tests: at each session tick, a test that SpeedtestSchedule says is due
+// runs (one at a time, off the tick) against a server the config names, and its result is
+// stored with how much other programs moved meanwhile, as the daemon's own meter saw it: a
+// result beside other traffic above CONTENDED_SHARE of the link is flagged "contended"
+// (a background download makes every speed test wrong without saying so).
+
+import { billingPeriod } from '../history/calendar.js';
+import { isBilledInterface } from '../history/billing.js';
+import type { HistoryConfig } from '../history/config.js';
+import type { HistoryDb } from '../history/database.js';
+import { queryInterfaces } from '../history/queries.js';
+import type { CaptureSession } from '../session/capture-session.js';
+import type { SpeedtestConfig } from './config.js';
+import type { SpeedtestResult } from './result.js';
+import { runSpeedtest } from './run.js';
+import { SpeedtestSchedule, type PeriodUsage } from './schedule.js';
+import { PUBLIC_DEFAULTS } from './server-choice.js';
+import { insertSpeedTest, speedTestBytesSince } from './store.js';
+
+/** Other traffic above this share of what the link carried during a test makes it contended. */
+export const CONTENDED_SHARE = 0.05;
+
+export interface ScheduledTestsOptions {
+  db: HistoryDb;
+  session: CaptureSession;
+  config: () => { speedtest: SpeedtestConfig; history: HistoryConfig };
+  log: (line: string) => void;
+  /** Wall clock, milliseconds. */
+  now: () => number;
+  random?: () => number;
+  /** Runs a test (tests pass options of their own, e.g. a short measuring time). */
+  run?: typeof runSpeedtest;
+}
+
+export class ScheduledSpeedTests {
+  private schedule: SpeedtestSchedule | undefined;
+  private scheduleFor: SpeedtestConfig | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(private readonly options: ScheduledTestsOptions) {}
+
+  /** Starts the test that is due, if one is and none runs. */
+  tick(): void {
+    const { speedtest, history } = this.options.config();
+    if (speedtest.servers.length === 0 || this.running) return;
+    // A reloaded config starts a schedule of its own.
+    if (this.scheduleFor !== speedtest) {
+      this.scheduleFor = speedtest;
+      this.schedule = new SpeedtestSchedule(speedtest, { now: () => this.options.now() / 1000, random: this.options.random ?? Math.random });
+    }
+    if (!this.schedule!.due()) return;
+    const decision = this.schedule!.take(this.periodUsage(history));
+    if (!decision.run) {
+      this.options.log(`speed test ${decision.reason}`);
+      return;
+    }
+    this.running = this.runOne(decision.server, decision.maxBytes).finally(() => (this.running = undefined));
+  }
+
+  /** Resolves when the test under way, if any, has been stored. */
+  async idle(): Promise<void> {
+    await this.running;
+  }
+
+  private async runOne(server: string, maxBytes: number): Promise<void> {
+    const { session, log } = this.options;
+    const before = otherTraffic(session);
+    let result: SpeedtestResult;
+    try {
+      result = await (this.options.run ?? runSpeedtest)({
+        server: { url: server, defaults: PUBLIC_DEFAULTS, selectionPings: 3 },
+        maxBytes,
+      });
+    } catch (error) {
+      log(`speed test against ${server} failed: ${error instanceof Error ? error.message : String(error)}`);
+      return;
+    }
+    await session.readCounters();
+    const other = otherTraffic(session) - before;
+    const share = other + result.bytesUsed.total > 0 ? other / (other + result.bytesUsed.total) : 0;
+    result.contention = { otherBytes: other, share, contended: share > CONTENDED_SHARE };
+    try {
+      insertSpeedTest(this.options.db, result);
+    } catch (error) {
+      log(`speed test result not stored: ${error instanceof Error ? error.message : String(error)}`);
+      return;
+    }
+    const mbps = (d: SpeedtestResult['download']) => (d?.mbps === undefined || d.mbps === null ? '-' : `${d.mbps.toFixed(1)} Mbit/s`);
+    log(
+      `speed test against ${server}: ${result.status}, down ${mbps(result.download)}, up ${mbps(result.upload)}` +
+        `${result.contention.contended ? `, contended (other programs moved ${(share * 100).toFixed(0)}% of the traffic)` : ''}` +
+        `${result.error ? `: ${result.error}` : ''}`,
+    );
+  }
+
+  private periodUsage(history: HistoryConfig): PeriodUsage {
+    const now = Math.floor(this.options.now() / 1000);
+    const period = billingPeriod(now, history.billingDay);
+    const usedBytes = queryInterfaces(this.options.db, { since: period.start, until: period.end })
+      .filter((row) => isBilledInterface(history, row.interface))
+      .reduce((sum, row) => sum + row.rxBytes + row.txBytes, 0);
+    return {
+      usedBytes,
+      ...(history.quotaGB !== undefined ? { quotaBytes: Math.round(history.quotaGB * 1e9) } : {}),
+      speedtestBytes: speedTestBytesSince(this.options.db, period.start),
+    };
+  }
+}
+
+/** Bytes every process but this one (the daemon, which runs the test) and unknown sockets moved so far. */
+function otherTraffic(session: CaptureSession): number {
+  const report = session.report({ wholeRun: true });
+  let bytes = report.unknown.sentBytes + report.unknown.receivedBytes;
+  for (const p of report.processes) if (p.pid !== process.pid) bytes += p.sentBytes + p.receivedBytes;
+  return bytes;
+}
