@@ -18,6 +18,8 @@ import { HistoryRecorder, type InterfaceReading } from '../history/recorder.js';
 import { rollUp } from '../history/rollup.js';
 import { FlushSchedule } from '../history/flush-schedule.js';
 import { ScheduledSpeedTests } from '../speedtest/scheduled-tests.js';
+import { DaemonAlerts } from '../alerts/daemon-alerts.js';
+import { UsageSampler } from '../alerts/usage-sampler.js';
 import { systemClock } from '../clock.js';
 import { CaptureSession } from '../session/capture-session.js';
 import { stopControl } from '../session/stop-control.js';
@@ -67,6 +69,8 @@ export async function runDaemon(argv: string[], io: CommandIo): Promise<number> 
   const context = { uid: process.getuid?.() ?? -1, env: process.env, home: homedir() };
   const readConfig = () => (values.config !== undefined ? loadConfig(values.config, true) : loadConfig(defaultConfigPath(context, existsSync), false));
   let config = readConfig();
+  // A command channel in a config others can change stops here, before anything is opened.
+  DaemonAlerts.check(config, (line) => io.stderr.write(`netmeter daemon: ${line}\n`));
   // Checked before anything is opened: a bad address or auth file stops here.
   const metricsPlan = planDaemonMetrics(values.metrics, config);
   const path = values.db ?? defaultDatabasePath(context);
@@ -101,19 +105,27 @@ export async function runDaemon(argv: string[], io: CommandIo): Promise<number> 
   keeper.rollUpIfDue(clock.now());
 
   const flushes = new FlushSchedule(flushMs, clock.now());
-  // Speed tests against the servers the config names, on its schedule (docs/speedtest.md).
-  const speedTests = new ScheduledSpeedTests({ db, session, config: () => config, log, now: clock.now });
+  // Speed tests against the servers the config names, on its schedule (docs/speedtest.md),
+  // each result judged by the alerts (docs/alerts.md), whose retests come back here.
+  let speedTests: ScheduledSpeedTests | undefined;
+  const alerts = new DaemonAlerts({ db, config: () => config, log, now: clock.now, retest: (r) => speedTests?.retest(r.at, r.server) });
+  speedTests = new ScheduledSpeedTests({ db, session, config: () => config, log, now: clock.now, onResult: (result, retest) => alerts.speedResult(result, retest) });
+  const usage = new UsageSampler(session, db, () => config.history);
   session.onTick(({ wallMs }) => {
     speedTests.tick();
+    alerts.tick();
     if (!flushes.due(wallMs)) return;
     keeper.flush(session.kernelReadings());
     keeper.rollUpIfDue(wallMs);
+    alerts.usage(usage.sample(wallMs));
   });
 
   // SIGHUP: read the config again; a bad one is refused and the one in use kept.
   const reload = () => {
     try {
-      config = readConfig();
+      const fresh = readConfig();
+      DaemonAlerts.check(fresh, log);
+      config = fresh;
       log(`config reloaded from ${config.path ?? 'defaults'}`);
     } catch (error) {
       log(`${error instanceof Error ? error.message : String(error)} (kept the config in use)`);
@@ -129,8 +141,10 @@ export async function runDaemon(argv: string[], io: CommandIo): Promise<number> 
   await control.stopped;
   process.off('SIGHUP', reload);
   await metrics?.close();
-  // A speed test under way finishes and is stored (its sockets would keep the process alive anyway).
+  // A speed test under way finishes and is stored (its sockets would keep the process alive
+  // anyway); a delivery under way ends (what it did not send waits in the outbox).
   await speedTests.idle();
+  await alerts.idle();
   // Every packet the capture delivered is in the meter once it stops: the last flush writes it all.
   const failure = await session.stop();
   const written = keeper.flush(session.kernelReadings());

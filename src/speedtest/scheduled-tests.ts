@@ -30,19 +30,34 @@ export interface ScheduledTestsOptions {
   random?: () => number;
   /** Runs a test (tests pass options of their own, e.g. a short measuring time). */
   run?: typeof runSpeedtest;
+  /** Each stored result; `retest`: it was an early retest asked for with retest(). */
+  onResult?: (result: SpeedtestResult, retest: boolean) => void;
 }
 
 export class ScheduledSpeedTests {
   private schedule: SpeedtestSchedule | undefined;
   private scheduleFor: SpeedtestConfig | undefined;
   private running: Promise<void> | undefined;
+  /** Early retests asked for (the alert engine's), by when (ms) and on which server. */
+  private readonly retests: Array<{ at: number; server: string | undefined }> = [];
 
   constructor(private readonly options: ScheduledTestsOptions) {}
 
-  /** Starts the test that is due, if one is and none runs. */
+  /** Asks for an early test at `at` (ms), on `server` or the first configured one. */
+  retest(at: number, server?: string): void {
+    this.retests.push({ at, server });
+  }
+
+  /** Starts the test that is due, if one is and none runs: a retest first, then the schedule's. */
   tick(): void {
     const { speedtest, history } = this.options.config();
     if (speedtest.servers.length === 0 || this.running) return;
+    const retest = this.retests.findIndex((r) => r.at <= this.options.now());
+    if (retest >= 0) {
+      const { server } = this.retests.splice(retest, 1)[0]!;
+      this.running = this.runOne(server ?? speedtest.servers[0]!, speedtest.maxBytesPerTest, true).finally(() => (this.running = undefined));
+      return;
+    }
     // A reloaded config starts a schedule of its own.
     if (this.scheduleFor !== speedtest) {
       this.scheduleFor = speedtest;
@@ -54,7 +69,7 @@ export class ScheduledSpeedTests {
       this.options.log(`speed test ${decision.reason}`);
       return;
     }
-    this.running = this.runOne(decision.server, decision.maxBytes).finally(() => (this.running = undefined));
+    this.running = this.runOne(decision.server, decision.maxBytes, false).finally(() => (this.running = undefined));
   }
 
   /** Resolves when the test under way, if any, has been stored. */
@@ -62,7 +77,7 @@ export class ScheduledSpeedTests {
     await this.running;
   }
 
-  private async runOne(server: string, maxBytes: number): Promise<void> {
+  private async runOne(server: string, maxBytes: number, retest: boolean): Promise<void> {
     const { session, log } = this.options;
     const before = otherTraffic(session);
     let result: SpeedtestResult;
@@ -85,9 +100,10 @@ export class ScheduledSpeedTests {
       log(`speed test result not stored: ${error instanceof Error ? error.message : String(error)}`);
       return;
     }
+    this.options.onResult?.(result, retest);
     const mbps = (d: SpeedtestResult['download']) => (d?.mbps === undefined || d.mbps === null ? '-' : `${d.mbps.toFixed(1)} Mbit/s`);
     log(
-      `speed test against ${server}: ${result.status}, down ${mbps(result.download)}, up ${mbps(result.upload)}` +
+      `${retest ? 'retest' : 'speed test'} against ${server}: ${result.status}, down ${mbps(result.download)}, up ${mbps(result.upload)}` +
         `${result.contention.contended ? `, contended (other programs moved ${(share * 100).toFixed(0)}% of the traffic)` : ''}` +
         `${result.error ? `: ${result.error}` : ''}`,
     );
