@@ -4,6 +4,7 @@
 // messages are delivered between ticks. A config reloaded on SIGHUP starts a new service
 // over the same outbox, so nothing waiting is lost.
 
+import { interfaceIsUp } from '../capture/capture-interfaces.js';
 import type { NetmeterConfig } from '../config/config-file.js';
 import type { SpeedtestResult } from '../speedtest/result.js';
 import { checkFilePermissions } from './secrets.js';
@@ -19,6 +20,8 @@ export interface DaemonAlertsOptions {
   now: () => number;
   /** Runs an early test at `at` (ms), on `server` when one is named. */
   retest: (request: RetestRequest) => void;
+  /** Default: /sys/class/net's word. */
+  interfaceIsUp?: (name: string) => boolean;
 }
 
 export class DaemonAlerts {
@@ -38,7 +41,10 @@ export class DaemonAlerts {
   speedResult(result: SpeedtestResult, retest: boolean): void {
     const service = this.current();
     if (!service) return;
-    for (const request of service.observeSpeed(measurementOf(result, retest))) this.options.retest(request);
+    const m = measurementOf(result, retest);
+    // A result over an interface that is down says nothing about the provider.
+    if (m.interface !== undefined) service.observeLocal({ at: m.at, interface: m.interface, up: (this.options.interfaceIsUp ?? interfaceIsUp)(m.interface) });
+    for (const request of service.observeSpeed(m)) this.options.retest(request);
   }
 
   usage(sample: UsageSample): void {
