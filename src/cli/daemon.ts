@@ -93,7 +93,7 @@ export async function runDaemon(argv: string[], io: CommandIo): Promise<number> 
   }
   const clock = systemClock;
   const metrics = metricsPlan && await startDaemonMetrics(metricsPlan, {
-    session, db, history: () => config.history, topApplications: config.metrics.topApplications, now: clock.now,
+    session, db, history: () => config.history, speedtest: () => config.speedtest, topApplications: config.metrics.topApplications, now: clock.now,
   }).catch(async (error: unknown) => {
     await session.stop();
     closeHistory(db);

@@ -2,6 +2,8 @@
 // metrics.listen), checked before the daemon opens anything; then the server with the
 // session's metrics and the billing period from the history database.
 
+import type { SpeedtestConfig } from '../speedtest/config.js';
+import { registerQualityMetrics } from './quality-metrics.js';
 import { queryInterfaces, queryUsage } from '../history/queries.js';
 import { billedInterfaces, computeBilling, hasBilling } from '../history/billing.js';
 import type { HistoryConfig } from '../history/config.js';
@@ -34,6 +36,7 @@ export interface DaemonMetricsSources {
   session: SessionMetricsSource;
   db: HistoryDb;
   history: () => HistoryConfig;
+  speedtest: () => SpeedtestConfig;
   topApplications: number;
   /** Wall clock, milliseconds. */
   now: () => number;
@@ -55,6 +58,7 @@ export async function startDaemonMetrics(plan: MetricsServerPlan, sources: Daemo
     },
   });
   server.onScrape(() => metrics.beginScrape());
+  registerQualityMetrics(server.registry, { db: sources.db, speedtest: sources.speedtest, now: sources.now });
   await server.listen();
   return server;
 }
