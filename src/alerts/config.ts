@@ -7,6 +7,7 @@ import { ConfigError } from '../history/config.js';
 import { DEFAULT_BASELINE, type BaselineRule } from './baseline.js';
 import type { ConfirmationRule } from './confirmation.js';
 import { checkTimeZone } from './local-hour.js';
+import { showValue } from '../config/config-values.js';
 
 export type SecretRef = { file: string } | { env: string };
 
@@ -179,7 +180,7 @@ function parseDetector(value: unknown, at: string, connections: ConnectionConfig
   const o = object(value, at, '{"type": "speed", "direction": "download", "below": {"planShare": 0.5}}');
   const type = o.type;
   if (typeof type !== 'string' || !DETECTOR_TYPES.includes(type)) {
-    throw new ConfigError(`${at}.type: ${show(type)} is not a detector type (known: ${DETECTOR_TYPES.join(', ')})`);
+    throw new ConfigError(`${at}.type: ${showValue(type)} is not a detector type (known: ${DETECTOR_TYPES.join(', ')})`);
   }
   const common = ['type', 'name', 'remindEveryHours'];
   const base: DetectorBase = { name: o.name === undefined ? `${type}${o.direction ?? o.metric ?? ''}` : text(o.name, `${at}.name`) };
@@ -187,7 +188,7 @@ function parseDetector(value: unknown, at: string, connections: ConnectionConfig
   switch (type) {
     case 'speed': {
       known(o, [...common, 'direction', 'below', 'recoverAbove', 'confirm'], at);
-      if (o.direction !== 'download' && o.direction !== 'upload') throw new ConfigError(`${at}.direction: must be "download" or "upload" (got ${show(o.direction)})`);
+      if (o.direction !== 'download' && o.direction !== 'upload') throw new ConfigError(`${at}.direction: must be "download" or "upload" (got ${showValue(o.direction)})`);
       const direction = o.direction;
       if (o.name === undefined) base.name = `speed-${direction}`;
       const below = speedLevel(o.below, `${at}.below`);
@@ -203,7 +204,7 @@ function parseDetector(value: unknown, at: string, connections: ConnectionConfig
     case 'latency': {
       known(o, [...common, 'metric', 'aboveMs', 'recoverBelowMs', 'confirm'], at);
       const metric = o.metric ?? 'latency';
-      if (metric !== 'latency' && metric !== 'jitter' && metric !== 'loadedLatency') throw new ConfigError(`${at}.metric: must be "latency", "jitter" or "loadedLatency" (got ${show(metric)})`);
+      if (metric !== 'latency' && metric !== 'jitter' && metric !== 'loadedLatency') throw new ConfigError(`${at}.metric: must be "latency", "jitter" or "loadedLatency" (got ${showValue(metric)})`);
       if (o.name === undefined) base.name = metric;
       const aboveMs = range(o.aboveMs, `${at}.aboveMs`, 0.1, 60_000);
       const recoverBelowMs = o.recoverBelowMs === undefined ? aboveMs * 0.8 : range(o.recoverBelowMs, `${at}.recoverBelowMs`, 0.1, 60_000);
@@ -281,7 +282,7 @@ function parseChannel(value: unknown, at: string): ChannelConfig {
   const o = object(value, at, '{"type": "webhook", "url": "https://example.net/hook"}');
   const type = o.type;
   if (typeof type !== 'string' || !CHANNEL_TYPES.includes(type)) {
-    throw new ConfigError(`${at}.type: ${show(type)} is not a channel type (known: ${CHANNEL_TYPES.join(', ')})`);
+    throw new ConfigError(`${at}.type: ${showValue(type)} is not a channel type (known: ${CHANNEL_TYPES.join(', ')})`);
   }
   const name = o.name === undefined ? type : text(o.name, `${at}.name`);
   const attempts = o.attempts === undefined ? 100 : whole(o.attempts, `${at}.attempts`, 1, 10_000);
@@ -290,7 +291,7 @@ function parseChannel(value: unknown, at: string): ChannelConfig {
       known(o, ['type', 'name', 'command'], at);
       const command = o.command === undefined ? [] : list(o.command, `${at}.command`).map((c, i) => text(c, `${at}.command[${i}]`));
       if (command.length === 0) throw new ConfigError(`${at}.command: missing: the program and its arguments, like ["/usr/local/bin/on-alert", "--quiet"]`);
-      if (!command[0]!.startsWith('/')) throw new ConfigError(`${at}.command: the program must be an absolute path (got ${show(command[0])})`);
+      if (!command[0]!.startsWith('/')) throw new ConfigError(`${at}.command: the program must be an absolute path (got ${showValue(command[0])})`);
       return { type, name, command };
     }
     case 'webhook':
@@ -334,12 +335,12 @@ function secret(o: Record<string, unknown>, key: string, at: string): SecretRef 
   if (file !== undefined && env !== undefined) throw new ConfigError(`${at}: give ${key}File or ${key}Env, not both`);
   if (file !== undefined) {
     const path = text(file, `${at}.${key}File`);
-    if (!path.startsWith('/')) throw new ConfigError(`${at}.${key}File: must be an absolute path (got ${show(path)})`);
+    if (!path.startsWith('/')) throw new ConfigError(`${at}.${key}File: must be an absolute path (got ${showValue(path)})`);
     return { file: path };
   }
   if (env !== undefined) {
     const name = text(env, `${at}.${key}Env`);
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new ConfigError(`${at}.${key}Env: ${show(name)} is not an environment variable name`);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new ConfigError(`${at}.${key}Env: ${showValue(name)} is not an environment variable name`);
     return { env: name };
   }
   return undefined;
@@ -352,7 +353,7 @@ function parseMaintenance(value: unknown, at: string): MaintenanceWindow {
     const match = /^(\d\d):(\d\d)-(\d\d):(\d\d)$/.exec(typeof o.daily === 'string' ? o.daily : '');
     const minutes = match ? [Number(match[1]) * 60 + Number(match[2]), Number(match[3]) * 60 + Number(match[4])] : [];
     if (!match || Number(match[1]) > 23 || Number(match[3]) > 24 || Number(match[2]) > 59 || Number(match[4]) > 59 || minutes[0] === minutes[1]) {
-      throw new ConfigError(`${at}.daily: must be a local time range like "02:00-04:00" (got ${show(o.daily)})`);
+      throw new ConfigError(`${at}.daily: must be a local time range like "02:00-04:00" (got ${showValue(o.daily)})`);
     }
     return { kind: 'daily', fromMinute: minutes[0]!, untilMinute: minutes[1]! };
   }
@@ -371,25 +372,25 @@ function known(o: Record<string, unknown>, keys: string[], at: string): void {
 }
 
 function list(value: unknown, at: string): unknown[] {
-  if (!Array.isArray(value)) throw new ConfigError(`${at}: must be a list [...] (got ${show(value)})`);
+  if (!Array.isArray(value)) throw new ConfigError(`${at}: must be a list [...] (got ${showValue(value)})`);
   return value;
 }
 
 function text(value: unknown, at: string): string {
-  if (typeof value !== 'string' || value === '') throw new ConfigError(`${at}: must be a non-empty text (got ${show(value)})`);
+  if (typeof value !== 'string' || value === '') throw new ConfigError(`${at}: must be a non-empty text (got ${showValue(value)})`);
   return value;
 }
 
 function range(value: unknown, at: string, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
-    throw new ConfigError(`${at}: must be a number from ${min} to ${max} (got ${show(value)})`);
+    throw new ConfigError(`${at}: must be a number from ${min} to ${max} (got ${showValue(value)})`);
   }
   return value;
 }
 
 function whole(value: unknown, at: string, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(`${at}: must be a whole number from ${min} to ${max} (got ${show(value)})`);
+    throw new ConfigError(`${at}: must be a whole number from ${min} to ${max} (got ${showValue(value)})`);
   }
   return value;
 }
@@ -401,29 +402,25 @@ function url(value: unknown, at: string): string {
   try {
     parsed = new URL(s);
   } catch {
-    throw new ConfigError(`${at}: ${show(s)} is not a URL`);
+    throw new ConfigError(`${at}: ${showValue(s)} is not a URL`);
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ConfigError(`${at}: must be an http or https URL (got ${show(s)})`);
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ConfigError(`${at}: must be an http or https URL (got ${showValue(s)})`);
   if (parsed.password !== '') throw new ConfigError(`${at}: secrets are not written in the config: put the token in a file and name it with "tokenFile"`);
   return s;
 }
 
 function address(value: unknown, at: string): string {
   const s = text(value, at);
-  if (!/^[^\s@<>]+@[^\s@<>]+$/.test(s)) throw new ConfigError(`${at}: ${show(s)} is not an email address`);
+  if (!/^[^\s@<>]+@[^\s@<>]+$/.test(s)) throw new ConfigError(`${at}: ${showValue(s)} is not an email address`);
   return s;
 }
 
 function instant(value: unknown, at: string): number {
   const t = typeof value === 'string' ? Date.parse(value) : NaN;
-  if (!Number.isFinite(t) || !/\d\d:\d\d/.test(String(value))) throw new ConfigError(`${at}: must be a date and time like "2026-12-01T08:00:00Z" (got ${show(value)})`);
+  if (!Number.isFinite(t) || !/\d\d:\d\d/.test(String(value))) throw new ConfigError(`${at}: must be a date and time like "2026-12-01T08:00:00Z" (got ${showValue(value)})`);
   return t;
 }
 
-function show(value: unknown): string {
-  const s = JSON.stringify(value) ?? String(value);
-  return s.length > 40 ? `${s.slice(0, 39)}…` : s;
-}
 
 /** No alerts: no detectors, no channels. Last in the file: parsing needs the constants above. */
 export const DEFAULT_ALERTS_CONFIG: AlertsConfig = parseAlertsConfig({}, 'defaults');

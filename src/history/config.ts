@@ -5,6 +5,7 @@
 
 import { NetmeterError } from '../errors.js';
 import { DEFAULT_RETENTION, type Retention } from './rollup.js';
+import { isObject, showValue } from '../config/config-values.js';
 
 export class ConfigError extends NetmeterError {
   override name = 'ConfigError';
@@ -37,7 +38,7 @@ export function parseHistoryConfig(value: unknown, where: string): HistoryConfig
   }
   const config: HistoryConfig = { ...DEFAULT_CONFIG };
   if (value.currency !== undefined) {
-    if (typeof value.currency !== 'string' || value.currency.length > 12) throw new ConfigError(`${where}: currency must be a short text like "EUR" or "$" (got ${show(value.currency)})`);
+    if (typeof value.currency !== 'string' || value.currency.length > 12) throw new ConfigError(`${where}: currency must be a short text like "EUR" or "$" (got ${showValue(value.currency)})`);
     config.currency = value.currency;
   }
   if (value.pricePerGB !== undefined) config.pricePerGB = number(where, 'pricePerGB', value.pricePerGB, 0, false);
@@ -47,14 +48,14 @@ export function parseHistoryConfig(value: unknown, where: string): HistoryConfig
   if (value.billingDay !== undefined) {
     const day = value.billingDay;
     if (typeof day !== 'number' || !Number.isInteger(day) || day < 1 || day > 31) {
-      throw new ConfigError(`${where}: billingDay must be a whole number from 1 to 31 (got ${show(day)})`);
+      throw new ConfigError(`${where}: billingDay must be a whole number from 1 to 31 (got ${showValue(day)})`);
     }
     config.billingDay = day;
   }
   if (value.interfaces !== undefined) {
     const list = value.interfaces;
     if (!Array.isArray(list) || list.some((i) => typeof i !== 'string' || i === '')) {
-      throw new ConfigError(`${where}: interfaces must be a list of interface names like ["eth0", "wlan0"] (got ${show(list)})`);
+      throw new ConfigError(`${where}: interfaces must be a list of interface names like ["eth0", "wlan0"] (got ${showValue(list)})`);
     }
     config.interfaces = list as string[];
   }
@@ -80,16 +81,9 @@ function parseRetention(value: unknown, where: string): Retention {
 
 function number(where: string, key: string, value: unknown, min: number, strict: boolean): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || (strict ? value <= min : value < min)) {
-    throw new ConfigError(`${where}: ${key} must be a number ${strict ? 'above' : 'of at least'} ${min} (got ${show(value)})`);
+    throw new ConfigError(`${where}: ${key} must be a number ${strict ? 'above' : 'of at least'} ${min} (got ${showValue(value)})`);
   }
   return value;
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
-function show(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 40 ? `${text.slice(0, 39)}…` : text;
-}

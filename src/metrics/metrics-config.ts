@@ -4,6 +4,7 @@
 // certificate, key) are read when the exporter starts (metrics-listen.ts).
 
 import { ConfigError } from '../history/config.js';
+import { isObject, showValue } from '../config/config-values.js';
 
 export interface ListenAddress {
   host: string;
@@ -33,13 +34,13 @@ export function parseMetricsConfig(value: unknown, where: string): MetricsConfig
   }
   const config: MetricsConfig = { ...DEFAULT_METRICS_CONFIG };
   if (value.listen !== undefined) {
-    if (typeof value.listen !== 'string') throw new ConfigError(`${where}: listen must be an address and port like "127.0.0.1:9417" (got ${show(value.listen)})`);
+    if (typeof value.listen !== 'string') throw new ConfigError(`${where}: listen must be an address and port like "127.0.0.1:9417" (got ${showValue(value.listen)})`);
     config.listen = parseListenAddress(value.listen, `${where}: listen`);
   }
   if (value.topApplications !== undefined) {
     const n = value.topApplications;
     if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 10_000) {
-      throw new ConfigError(`${where}: topApplications must be a whole number from 0 to 10000 (got ${show(n)})`);
+      throw new ConfigError(`${where}: topApplications must be a whole number from 0 to 10000 (got ${showValue(n)})`);
     }
     config.topApplications = n;
   }
@@ -50,7 +51,7 @@ export function parseMetricsConfig(value: unknown, where: string): MetricsConfig
     const unknown = Object.keys(auth).find((k) => k !== 'user' && k !== 'passwordFile');
     if (unknown !== undefined) throw new ConfigError(`${where}: unknown basicAuth setting '${unknown}' (known: user, passwordFile)`);
     if (typeof auth.user !== 'string' || auth.user === '' || auth.user.includes(':')) {
-      throw new ConfigError(`${where}: basicAuth.user must be a non-empty name without ':' (got ${show(auth.user)}); like ${like}`);
+      throw new ConfigError(`${where}: basicAuth.user must be a non-empty name without ':' (got ${showValue(auth.user)}); like ${like}`);
     }
     config.basicAuth = { user: auth.user, passwordFile: path(where, 'basicAuth.passwordFile', auth.passwordFile) };
   }
@@ -72,7 +73,7 @@ export function parseMetricsConfig(value: unknown, where: string): MetricsConfig
  */
 export function parseListenAddress(text: string, where: string): ListenAddress {
   const bad = (why: string) =>
-    new ConfigError(`${where}: ${why} (got ${show(text)}); give ADDRESS:PORT like 127.0.0.1:9417, [::1]:9417, or 0.0.0.0:9417 for every interface`);
+    new ConfigError(`${where}: ${why} (got ${showValue(text)}); give ADDRESS:PORT like 127.0.0.1:9417, [::1]:9417, or 0.0.0.0:9417 for every interface`);
   let host: string;
   let portText: string;
   const bracketed = /^\[([^\]]*)\]:([^:]*)$/.exec(text);
@@ -111,15 +112,8 @@ function isIpv6(text: string): boolean {
 }
 
 function path(where: string, key: string, value: unknown): string {
-  if (typeof value !== 'string' || value === '') throw new ConfigError(`${where}: ${key} must be a file path (got ${show(value)})`);
+  if (typeof value !== 'string' || value === '') throw new ConfigError(`${where}: ${key} must be a file path (got ${showValue(value)})`);
   return value;
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
-function show(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 40 ? `${text.slice(0, 39)}…` : text;
-}

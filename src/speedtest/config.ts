@@ -5,6 +5,7 @@
 // function; a bad value is one ConfigError line that starts with `where`.
 
 import { ConfigError } from '../history/config.js';
+import { isObject, showValue } from '../config/config-values.js';
 
 export interface PlanSpeeds {
   planDownloadMbps?: number;
@@ -42,7 +43,7 @@ export function parseSpeedtestConfig(value: unknown, where: string): SpeedtestCo
   if (value.servers !== undefined) {
     const list = value.servers;
     if (!Array.isArray(list) || list.some((s) => typeof s !== 'string' || !isHttpUrl(s))) {
-      throw new ConfigError(`${where}: speedtest.servers must be a list of http:// or https:// URLs (got ${show(list)})`);
+      throw new ConfigError(`${where}: speedtest.servers must be a list of http:// or https:// URLs (got ${showValue(list)})`);
     }
     config.servers = list as string[];
   }
@@ -68,7 +69,7 @@ export function parseSpeedtestConfig(value: unknown, where: string): SpeedtestCo
   for (const key of ['defaultServer', 'defaultServerList'] as const) {
     const url = value[key];
     if (url === undefined) continue;
-    if (typeof url !== 'string' || !isHttpUrl(url)) throw new ConfigError(`${where}: speedtest.${key} must be an http:// or https:// URL (got ${show(url)})`);
+    if (typeof url !== 'string' || !isHttpUrl(url)) throw new ConfigError(`${where}: speedtest.${key} must be an http:// or https:// URL (got ${showValue(url)})`);
     config[key] = url;
   }
   return config;
@@ -94,12 +95,12 @@ function plan(where: string, at: string, value: Record<string, unknown>): PlanSp
 
 function positive(where: string, key: string, value: unknown): number {
   const name = key.startsWith('speedtest') ? key : `speedtest.${key}`;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new ConfigError(`${where}: ${name} must be a number above 0 (got ${show(value)})`);
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new ConfigError(`${where}: ${name} must be a number above 0 (got ${showValue(value)})`);
   return value;
 }
 
 function atLeastZero(where: string, key: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new ConfigError(`${where}: speedtest.${key} must be a number of at least 0 (got ${show(value)})`);
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new ConfigError(`${where}: speedtest.${key} must be a number of at least 0 (got ${showValue(value)})`);
   return value;
 }
 
@@ -112,11 +113,4 @@ function isHttpUrl(text: string): boolean {
   }
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
-function show(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 40 ? `${text.slice(0, 39)}…` : text;
-}
