@@ -1,36 +1,28 @@
 // The capture options that `netmeter` (live), `netmeter record` and `netmeter daemon`
 // share, declared once and parsed into what the capture session takes.
 
-import type { ParseArgsConfig } from 'node:util';
 import type { CaptureSessionOptions } from '../session/capture-session.js';
+import type { OptionSpec } from './command-line.js';
 import { parseCidrList, parseEngine } from './options.js';
 
 /** What the capture options set of a session's options. */
 export type LiveCaptureOptions = Pick<CaptureSessionOptions, 'interfaces' | 'engine' | 'promisc' | 'filter' | 'localCidrs'>;
 
-/** The options of every capturing command, to spread into its parseArgs options. */
-export const captureOptions = {
-  interface: { type: 'string', short: 'i', multiple: true, default: [] as string[] },
-  filter: { type: 'string' },
-  engine: { type: 'string' },
-  promisc: { type: 'boolean', default: false },
-  local: { type: 'string' },
-} satisfies ParseArgsConfig['options'];
-
-/**
- * The help lines of captureOptions but --local (each command places that line itself).
- * What -i does when not given is in each command's words, a line per argument.
- */
-export function captureOptionsHelp(...interfaceDefault: string[]): string {
-  return `  -i, --interface IF   capture on IF (repeatable; ${interfaceDefault.join(`\n${' '.repeat(23)}`)})
-  --filter BPF         capture filter, tcpdump syntax
-  --engine E           native (default when built) or cap: the capture engine
-  --promisc            put the interfaces in promiscuous mode (see other hosts' traffic)`;
+/** -i, whose default each capturing command says in its own words. */
+export function interfaceOption<const H extends string>(help: H) {
+  return { name: 'interface', short: 'i', type: 'string', multiple: true, value: 'IF', complete: 'interface', help } as const satisfies OptionSpec;
 }
 
-export const LOCAL_OPTION_HELP = "  --local CIDRS        more addresses to treat as this host's";
+/** The capture options after -i, the same in every capturing command. */
+export const CAPTURE_OPTIONS = [
+  { name: 'filter', type: 'string', value: 'BPF', help: 'capture filter, tcpdump syntax' },
+  { name: 'engine', type: 'string', value: 'E', complete: ['native', 'cap'], help: 'native (default when built) or cap: the capture engine' },
+  { name: 'promisc', type: 'boolean', help: "put the interfaces in promiscuous mode (see other hosts' traffic)" },
+] as const satisfies readonly OptionSpec[];
 
-/** captureOptions' parsed values, checked: a bad --engine or --local is a one-line UsageError. */
+export const LOCAL_OPTION = { name: 'local', type: 'string', value: 'CIDRS', help: "more addresses to treat as this host's" } as const satisfies OptionSpec;
+
+/** The capture options' parsed values, checked: a bad --engine or --local is a one-line UsageError. */
 export function liveCaptureOptions(values: { interface: string[]; filter?: string; engine?: string; promisc: boolean; local?: string }): LiveCaptureOptions {
   return {
     interfaces: values.interface,

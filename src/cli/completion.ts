@@ -60,7 +60,8 @@ function valueArms(command: CommandSpec): string[] {
 export function renderBashCompletion(tables: CommandSpec[]): string {
   const byName = new Map(tables.map((t) => [t.name, t]));
   const main = byName.get('')!;
-  const commandWords = COMMANDS.filter((c) => c.name !== 'live').map((c) => c.name);
+  // `netmeter live` completes like any command; `netmeter` alone offers the commands.
+  const commandWords = COMMANDS.map((c) => c.name);
   const optionWords = (t: CommandSpec) => quoteWords(t.options.filter((o) => !o.hidden).flatMap((o) => optionFlags(o).split(/[ ,]+/).filter((w) => w.startsWith('-'))));
   const lines = [
     '# bash completion for netmeter, made by `netmeter completion` from its option tables.',

@@ -6,7 +6,6 @@
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { parseArgs } from 'node:util';
 import { checkCapturePrivileges } from '../capture/privilege.js';
 import { describeOwnerSources } from '../attribute/owner-sources.js';
 import { hourStart } from '../history/calendar.js';
@@ -24,40 +23,40 @@ import { systemClock } from '../clock.js';
 import { CaptureSession } from '../session/capture-session.js';
 import { stopControl } from '../session/stop-control.js';
 import { systemSessionIo } from '../session/system-io.js';
-import { METRICS_OPTION_HELP, planDaemonMetrics, startDaemonMetrics } from '../metrics/daemon-metrics.js';
-import { captureOptions, captureOptionsHelp, liveCaptureOptions, LOCAL_OPTION_HELP } from './capture-options.js';
+import { planDaemonMetrics, startDaemonMetrics } from '../metrics/daemon-metrics.js';
+import { CAPTURE_OPTIONS, interfaceOption, liveCaptureOptions, LOCAL_OPTION } from './capture-options.js';
+import { HELP_OPTION, parseCommandLine, renderHelp, type CommandSpec } from './command-line.js';
 import { parseDuration } from './options.js';
 import type { CommandIo } from './replay.js';
 import { UsageError } from './usage-error.js';
 
-export const DAEMON_HELP = `Usage: sudo netmeter daemon [options]
-
-Records, each minute, the bytes every application sent and received (per user and
+export const DAEMON_COMMAND = {
+  name: 'daemon',
+  synopsis: 'daemon [options]',
+  privileged: true,
+  summary: 'record usage history for reports',
+  description: `Records, each minute, the bytes every application sent and received (per user and
 interface) and the kernel's interface counters into a history database, for
-netmeter report. Runs until SIGTERM or Ctrl-C, then writes what is left. See docs/history.md.
+netmeter report; runs the speed tests and alerts its config names. Runs until SIGTERM or
+Ctrl-C, then writes what is left; SIGHUP reads the config again. See docs/history.md.`,
+  operands: 'none',
+  options: [
+    interfaceOption('capture on IF (repeatable; default: every interface that is up\nand has an address, followed as interfaces come and go)'),
+    ...CAPTURE_OPTIONS,
+    LOCAL_OPTION,
+    { name: 'db', type: 'string', value: 'PATH', complete: 'file', help: 'the database (default /var/lib/netmeter/netmeter.db as root,\nelse $XDG_STATE_HOME/netmeter/netmeter.db)' },
+    { name: 'config', type: 'string', value: 'PATH', complete: 'file', help: 'the config file (default /etc/netmeter/config.json)' },
+    { name: 'metrics', type: 'string', value: 'ADDR:PORT', help: 'serve Prometheus metrics at http://ADDR:PORT/metrics (a bare PORT:\non 127.0.0.1); also the config\'s metrics.listen. docs/fleet/README.md' },
+    // Advanced, for tests: write more often than once a minute.
+    { name: 'flush-interval', type: 'string', value: 'D', hidden: true, help: 'write every D' },
+    HELP_OPTION,
+  ],
+} as const satisfies CommandSpec;
 
-${captureOptionsHelp('default: every interface that is up', 'and has an address')}
-${LOCAL_OPTION_HELP}
-  --db PATH            the database (default /var/lib/netmeter/netmeter.db as root,
-                       else $XDG_STATE_HOME/netmeter/netmeter.db)
-  --config PATH        retention settings (default /etc/netmeter/config.json)
-${METRICS_OPTION_HELP}
-`;
+export const DAEMON_HELP = renderHelp(DAEMON_COMMAND);
 
 export async function runDaemon(argv: string[], io: CommandIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      ...captureOptions,
-      db: { type: 'string' },
-      config: { type: 'string' },
-      metrics: { type: 'string' },
-      // Advanced, for tests: write more often than once a minute.
-      'flush-interval': { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
+  const { values, positionals } = parseCommandLine(DAEMON_COMMAND, argv);
   if (values.help) {
     io.stdout.write(DAEMON_HELP);
     return 0;

@@ -2,7 +2,6 @@
 // usage report with rates — shown in the Ink screen on a terminal, or printed as tables,
 // JSON or JSON lines for scripts.
 
-import { parseArgs } from 'node:util';
 import { writeReportJson } from '../present/report-json.js';
 import { renderUsageTable } from '../present/usage-table.js';
 import { LiveFeedStore } from '../present/live/live-feed.js';
@@ -13,46 +12,39 @@ import { stopControl } from '../session/stop-control.js';
 import { systemSessionIo } from '../session/system-io.js';
 import { NAMES_FROM, RemoteNames } from '../resolve/remote-names.js';
 import { systemClock } from '../clock.js';
-import { captureOptions, captureOptionsHelp, liveCaptureOptions, LOCAL_OPTION_HELP } from './capture-options.js';
+import { CAPTURE_OPTIONS, interfaceOption, liveCaptureOptions, LOCAL_OPTION } from './capture-options.js';
+import { HELP_OPTION, parseCommandLine, renderHelp, type CommandSpec } from './command-line.js';
 import { parseDuration, parsePositiveInteger, parseSortKey } from './options.js';
 import type { CommandIo } from './replay.js';
 import { UsageError } from './usage-error.js';
 
-export const LIVE_HELP = `Usage: sudo netmeter [options]
+export const LIVE_COMMAND = {
+  name: 'live',
+  synopsis: '[options]',
+  privileged: true,
+  summary: 'live view of which programs use the network',
+  description: 'Shows, live, which programs use the network.',
+  operands: 'none',
+  options: [
+    interfaceOption('capture on IF (repeatable; default: every interface that is up\nand has an address, loopback only when named: -i lo)'),
+    ...CAPTURE_OPTIONS,
+    { name: 'interval', type: 'string', value: 'D', help: 'refresh every D (default 1s)' },
+    { name: 'once', type: 'boolean', help: 'print one report after one interval and exit' },
+    { name: 'duration', type: 'string', value: 'D', help: 'run for D (30s, 5m, 1h), then print the totals over the whole run' },
+    { name: 'json', type: 'boolean', help: 'print the JSON document (with --once or --duration: one at the end)' },
+    { name: 'jsonl', type: 'boolean', help: 'print one JSON document per interval: totals since start, and\nwhat that interval alone added under "interval"' },
+    { name: 'sort', type: 'string', value: 'KEY', complete: ['sent', 'received', 'total'], help: 'sent, received or total' },
+    { name: 'top', type: 'string', value: 'N', help: 'only the N largest rows (tables)' },
+    { name: 'no-resolve', type: 'boolean', help: 'no host names: no reverse lookups (which tell your DNS resolver\nthe hosts you talk to), no DNS answers read, no remoteName in JSON' },
+    LOCAL_OPTION,
+    HELP_OPTION,
+  ],
+} as const satisfies CommandSpec;
 
-Shows, live, which programs use the network.
-
-${captureOptionsHelp('default: every interface that is up', 'and has an address, loopback only when named: -i lo')}
-  --interval D         refresh every D (default 1s)
-  --once               print one report after one interval and exit
-  --duration D         run for D (30s, 5m, 1h), then print the totals over the whole run
-  --json               print the JSON document (with --once or --duration: one at the end)
-  --jsonl              print one JSON document per interval: totals since start, and
-                       what that interval alone added under "interval"
-  --sort KEY           sent, received or total
-  --top N              only the N largest rows (tables)
-  --no-resolve         no host names: no reverse lookups (which tell your DNS resolver
-                       the hosts you talk to), no DNS answers read, no remoteName in JSON
-${LOCAL_OPTION_HELP}
-`;
+export const LIVE_HELP = renderHelp(LIVE_COMMAND);
 
 export async function runLive(argv: string[], io: CommandIo & { isTTY: boolean }): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      ...captureOptions,
-      interval: { type: 'string' },
-      once: { type: 'boolean', default: false },
-      duration: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      jsonl: { type: 'boolean', default: false },
-      sort: { type: 'string' },
-      top: { type: 'string' },
-      'no-resolve': { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
+  const { values, positionals } = parseCommandLine(LIVE_COMMAND, argv);
   if (values.help) {
     io.stdout.write(LIVE_HELP);
     return 0;

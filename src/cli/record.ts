@@ -2,7 +2,6 @@
 // while recording (a snapshot per re-read of /proc, as pcapng custom blocks), so that
 // `netmeter replay FILE.pcapng` shows the same per-process result on any machine.
 
-import { parseArgs } from 'node:util';
 import { PcapngWriter } from '../capture/pcapng-writer.js';
 import { serializeSocketSnapshot } from '../attribute/socket-snapshot.js';
 import type { SocketSnapshot } from '../attribute/types.js';
@@ -13,30 +12,31 @@ import type { PacketBatch } from '../capture/packet-batch.js';
 import { CaptureSession } from '../session/capture-session.js';
 import { stopControl } from '../session/stop-control.js';
 import { systemSessionIo } from '../session/system-io.js';
-import { captureOptions, captureOptionsHelp, liveCaptureOptions, LOCAL_OPTION_HELP } from './capture-options.js';
+import { CAPTURE_OPTIONS, interfaceOption, liveCaptureOptions, LOCAL_OPTION } from './capture-options.js';
+import { HELP_OPTION, parseCommandLine, renderHelp, type CommandSpec } from './command-line.js';
 import { UsageError } from './usage-error.js';
 
-export const RECORD_HELP = `Usage: sudo netmeter record -o FILE.pcapng [options]
+export const RECORD_COMMAND = {
+  name: 'record',
+  synopsis: 'record -o FILE.pcapng [options]',
+  privileged: true,
+  summary: 'capture to pcapng with socket ownership',
+  description: 'Captures to a pcapng file that also holds which process owned each socket.',
+  operands: 'none',
+  options: [
+    { name: 'output', short: 'o', type: 'string', value: 'FILE', complete: 'file', help: 'where to write (pcapng)' },
+    interfaceOption('capture on IF (repeatable; default as for the live view)'),
+    ...CAPTURE_OPTIONS,
+    { name: 'duration', type: 'string', value: 'D', help: 'stop after D (30s, 5m); otherwise at Ctrl-C' },
+    LOCAL_OPTION,
+    HELP_OPTION,
+  ],
+} as const satisfies CommandSpec;
 
-Captures to a pcapng file that also holds which process owned each socket.
-
-  -o, --output FILE    where to write (pcapng)
-${captureOptionsHelp('default as for the live view')}
-  --duration D         stop after D (30s, 5m); otherwise at Ctrl-C
-${LOCAL_OPTION_HELP}
-`;
+export const RECORD_HELP = renderHelp(RECORD_COMMAND);
 
 export async function runRecord(argv: string[], io: CommandIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      output: { type: 'string', short: 'o' },
-      ...captureOptions,
-      duration: { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
+  const { values, positionals } = parseCommandLine(RECORD_COMMAND, argv);
   if (values.help) {
     io.stdout.write(RECORD_HELP);
     return 0;

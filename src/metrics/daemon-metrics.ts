@@ -15,9 +15,6 @@ import { parseListenAddress } from './metrics-config.js';
 import { MetricsServer, planMetricsServer, type MetricsServerPlan } from './metrics-server.js';
 import { SessionMetrics, type BillingReading, type SessionMetricsSource } from './session-metrics.js';
 
-export const METRICS_OPTION_HELP = `  --metrics ADDR:PORT  serve Prometheus metrics at http://ADDR:PORT/metrics (a bare PORT:
-                       on 127.0.0.1); also the config's metrics.listen. docs/fleet/README.md`;
-
 /** What --metrics and the config ask for; undefined when neither does. Reads the auth and TLS files now. */
 export function planDaemonMetrics(flag: string | undefined, config: NetmeterConfig): MetricsServerPlan | undefined {
   let listen = config.metrics.listen;
