@@ -79,7 +79,7 @@ export class ScheduledSpeedTests {
 
   private async runOne(server: string, maxBytes: number, retest: boolean): Promise<void> {
     const { session, log } = this.options;
-    const before = otherTraffic(session);
+    const before = trafficSoFar(session);
     let result: SpeedtestResult;
     try {
       result = await (this.options.run ?? runSpeedtest)({
@@ -90,8 +90,8 @@ export class ScheduledSpeedTests {
       log(`speed test against ${server} failed: ${error instanceof Error ? error.message : String(error)}`);
       return;
     }
-    await session.readCounters();
-    const other = otherTraffic(session) - before;
+    const after = trafficSoFar(session);
+    const other = after.total - before.total - (after.own - before.own);
     const share = other + result.bytesUsed.total > 0 ? other / (other + result.bytesUsed.total) : 0;
     result.contention = { otherBytes: other, share, contended: share > CONTENDED_SHARE };
     try {
@@ -123,10 +123,15 @@ export class ScheduledSpeedTests {
   }
 }
 
-/** Bytes every process but this one (the daemon, which runs the test) and unknown sockets moved so far. */
-function otherTraffic(session: CaptureSession): number {
-  const report = session.report({ wholeRun: true });
-  let bytes = report.unknown.sentBytes + report.unknown.receivedBytes;
-  for (const p of report.processes) if (p.pid !== process.pid) bytes += p.sentBytes + p.receivedBytes;
-  return bytes;
+/**
+ * Every byte captured so far (the meter's totals only grow), and those of this process's
+ * connections (the daemon's, which run the test): the test's connections stay in the flow
+ * table while it runs, so the difference of two readings is what everyone else moved,
+ * unknown sockets included.
+ */
+function trafficSoFar(session: CaptureSession): { total: number; own: number } {
+  const { meter } = session;
+  let own = 0;
+  for (const r of meter.records()) if (r.owner?.pid === process.pid) own += r.sent.bytes + r.received.bytes;
+  return { total: meter.totals.sent.bytes + meter.totals.received.bytes, own };
 }
