@@ -13,6 +13,7 @@ import { CaptureFileError } from '../src/capture/errors.js';
 import { Meter } from '../src/account/meter.js';
 import { snapshotAttribution } from '../src/cli/replay.js';
 import { REPO_ROOT, runCli } from './support/run-cli.js';
+import { fuzzRandom as random } from './support/seeded-random.js';
 
 const path = join(mkdtempSync(join(tmpdir(), 'netmeter-robust-')), 'damaged');
 
@@ -39,14 +40,6 @@ async function replayBytes(bytes: Buffer): Promise<string> {
   }
 }
 
-/** Deterministic pseudo-random numbers, so a failure can be replayed. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
-    return s / 4294967296;
-  };
-}
 
 const fixtures = ['fragments-v4.pcap', 'udp-mixed-veth.pcapng', 'tcp-v6-veth.pcap', 'loopback-mixed.pcapng', 'tcp-v4-bigtcp.pcap'];
 /** One of each link type and header shape the decoder knows beyond Ethernet (fixtures/encapsulated). */

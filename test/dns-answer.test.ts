@@ -17,6 +17,7 @@ import { DecodedPacket } from '../src/decode/decoded-packet.js';
 import { DnsWatch } from '../src/resolve/dns-watch.js';
 import { HostNames } from '../src/resolve/host-names.js';
 import { REPO_ROOT } from './support/run-cli.js';
+import { fuzzRandom as random } from './support/seeded-random.js';
 
 const FIXTURE = join(REPO_ROOT, 'fixtures/dns/dns-answers.pcap');
 
@@ -147,14 +148,6 @@ test('labels from the wire reach the screen as safe text: control bytes and dots
   assert.equal(answer?.name, '\\027\\0912jevil.a\\046b');
 });
 
-/** Deterministic pseudo-random numbers, so a failure can be replayed. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
-    return s / 4294967296;
-  };
-}
 
 const SAFE_NAME = /^([a-z0-9_-]|\\[0-9]{3})+(\.([a-z0-9_-]|\\[0-9]{3})+)*$/;
 

@@ -17,6 +17,7 @@ import { DecodedPacket } from '../src/decode/decoded-packet.js';
 import { loadNativeAddon } from '../src/native-addon.js';
 import { bsdNull, ethernet, fragmentHeader, ipv4, ipv6, linuxSll, linuxSll2, pppoeSession, tcp, udp, zeroTotalLength } from './support/packet-builder.js';
 import { REPO_ROOT } from './support/run-cli.js';
+import { seededRandom as random } from './support/seeded-random.js';
 
 const loaded = loadNativeAddon();
 const flowKey = 'addon' in loaded ? (loaded.addon.flowKey as ((bytes: Uint8Array, linkType: number) => Buffer | null) | undefined) : undefined;
@@ -114,15 +115,6 @@ function handBuilt(): Array<Sample & { keyed: boolean }> {
   return samples;
 }
 
-/** Deterministic pseudo-random numbers (mulberry32), so a failure can be replayed. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Damaged copies of a packet: header bytes overwritten, or the packet cut short. */
 function* damaged(sample: Sample, copies: number, next: () => number): Generator<Sample> {

@@ -13,20 +13,10 @@ import { ApplicationFolding, OTHER_APP } from '../src/metrics/application-foldin
 import { SessionMetrics, type SessionMetricsSource } from '../src/metrics/session-metrics.js';
 import { UNKNOWN_APP, type UsageCounts, type UsageTotal } from '../src/history/usage-key.js';
 import { hasCommand } from './support/run-cli.js';
+import { seededRandom as random } from './support/seeded-random.js';
 
 const FIELDS: Array<keyof UsageCounts> = ['sentBytes', 'receivedBytes', 'sentPackets', 'receivedPackets'];
 
-/** A small seeded generator (mulberry32): the same history on every run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const seriesKey = (s: { app: string; exe: string; user: string; interface: string }) => JSON.stringify([s.app, s.exe, s.user, s.interface]);
 

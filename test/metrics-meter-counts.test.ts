@@ -10,6 +10,7 @@ import type { Attribution } from '../src/account/attribution.js';
 import type { ProcessInfo } from '../src/attribute/types.js';
 import { LinkType, PacketBatchBuilder } from '../src/capture/packet-batch.js';
 import { ipv4, tcp, udp } from './support/packet-builder.js';
+import { seededRandom as random } from './support/seeded-random.js';
 
 const owners = new Map<number, ProcessInfo>();
 const attribution: Attribution = {
@@ -22,16 +23,6 @@ const attribution: Attribution = {
   },
 };
 
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('connectionCount equals the records in the flow table, and otherByInterface adds up to other', () => {
   const rand = random(7);

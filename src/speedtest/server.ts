@@ -50,6 +50,18 @@ export async function startSpeedtestServer(options: SpeedtestServerOptions): Pro
   const probes = new WindowCounter(1000, limits.probesPerSecond, limits.maxTrackedAddresses, now);
   const sessions = new Map<string, ClientSession>();
   let transfers = 0;
+  /** One of the maxConcurrentTransfers slots until the response closes (or release() is called); undefined when none is free. */
+  const takeTransferSlot = (res: http.ServerResponse): (() => void) | undefined => {
+    if (transfers >= limits.maxConcurrentTransfers) return undefined;
+    transfers++;
+    let done = false;
+    const release = () => {
+      if (!done) transfers--;
+      done = true;
+    };
+    res.on('close', release);
+    return release;
+  };
   let udpPort: number | null = null;
 
   const session = (address: string): ClientSession => {
@@ -100,14 +112,7 @@ export async function startSpeedtestServer(options: SpeedtestServerOptions): Pro
       const bytes = name === 'garbage.php' ? parseCount(url.searchParams.get('ckSize'), 4) * MIB : parseCount(url.searchParams.get('bytes'), 0);
       if (!Number.isFinite(bytes) || bytes < 0) return refuse(400, 'the size must be a whole number');
       if (bytes > limits.maxRequestBytes) return refuse(413, `at most ${limits.maxRequestBytes} bytes per request`);
-      if (transfers >= limits.maxConcurrentTransfers) return refuse(503, 'busy: too many tests at once', { 'retry-after': '5' });
-      transfers++;
-      let done = false;
-      const release = () => {
-        if (!done) transfers--;
-        done = true;
-      };
-      res.on('close', release);
+      if (!takeTransferSlot(res)) return refuse(503, 'busy: too many tests at once', { 'retry-after': '5' });
       res.writeHead(200, { ...base, 'content-type': 'application/octet-stream', 'content-length': String(bytes), 'cf-meta-ip': address });
       sendBody(res, payload, bytes, (n) => (s.downloadBytes += n), () => (s.lastMs = now()));
       return;
@@ -115,14 +120,8 @@ export async function startSpeedtestServer(options: SpeedtestServerOptions): Pro
     if (isUpload) {
       const declared = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
       if (declared !== undefined && declared > limits.maxRequestBytes) return refuse(413, `at most ${limits.maxRequestBytes} bytes per request`);
-      if (transfers >= limits.maxConcurrentTransfers) return refuse(503, 'busy: too many tests at once', { 'retry-after': '5' });
-      transfers++;
-      let done = false;
-      const release = () => {
-        if (!done) transfers--;
-        done = true;
-      };
-      res.on('close', release);
+      const release = takeTransferSlot(res);
+      if (!release) return refuse(503, 'busy: too many tests at once', { 'retry-after': '5' });
       let received = 0;
       req.on('data', (chunk: Buffer) => {
         received += chunk.length;

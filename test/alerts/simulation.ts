@@ -6,6 +6,7 @@
 import { parseAlertsConfig } from '../../src/alerts/config.js';
 import { AlertEngine } from '../../src/alerts/engine.js';
 import type { AlertEvent, SpeedMeasurement } from '../../src/alerts/types.js';
+import { seededRandom as prng } from '../support/seeded-random.js';
 
 export const HOUR = 3_600_000;
 export const PLAN_MBPS = 100;
@@ -14,17 +15,6 @@ export const DAYS = 30;
 /** The fixed threshold compared with: one message for every test below 70% of the plan. */
 export const FIXED_SHARE = 0.7;
 
-/** mulberry32: small, fast, and the same numbers on every machine. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function normal(random: () => number): number {
   // Box-Muller; 1 - u keeps log away from 0.
