@@ -34,8 +34,12 @@
 /* Extra wait, past the kernel's block timeout, for the last block to be retired on close. */
 #define LINGER_SLACK_MS 10
 #define LINGER_POLL_NS (2 * 1000 * 1000)
-/* Longest the thread sleeps: it then checks that the interface is still up. */
-#define IDLE_CHECK_MS 250
+/* Longest the thread sleeps on a quiet link: it then checks that the interface is still up
+ * and refreshes the kernel's counters. An interface taken down or removed wakes the poll
+ * sooner (the kernel sets an error on the packet socket: POLLERR), so this is only the
+ * backstop for an error libpcap's own read took first; each wake of an idle capture is CPU
+ * for nothing (there are two per device with host names on). */
+#define IDLE_CHECK_MS 2000
 /* On a busy link — two reads that found packets within 2 x BUSY_REST_MS — the thread rests
  * this long before it looks at the socket again, and then finds several blocks ready
  * instead of one. Every look (poll) takes the packet socket's queue lock, which the kernel
