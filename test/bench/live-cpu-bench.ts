@@ -10,13 +10,18 @@
 // one-liner holds UDP sockets on the 8 destination ports without reading them, so the
 // traffic has an owning process (--unowned: no such process; netmeter then keeps
 // re-reading /proc looking for the owner, which costs it CPU of its own).
+// --workload loopback: the same frames addressed 127.0.0.1 → 127.0.0.1 (all-zero MACs),
+// injected by tcpreplay on lo inside the receiving namespace, where each tool captures lo;
+// no process holds the ports (the kernel answers some with ICMP, which the tools see too).
 //
 // One run of one tool: start it, wait for its start-up (--startup, 2 s), start the traffic,
 // wait --settle (1 s), then read the CPU time (each thread's on-CPU nanoseconds from
 // /proc/PID/task/TID/schedstat, summed over the tool's whole process tree: cap's capture
 // child included) at the start and end of a --window (10 s); netmeter's share is also split
 // into its event loop, its capture threads and the rest of its threads. CPU ns per packet = ΔCPU / packets that crossed the interface
-// in the window (the veth's own counter). Then the traffic stops, the tool is stopped with
+// in the window (the interface's own counter). With --steady S, a second window of S seconds
+// starts --steady-after (10) seconds after the traffic: a user sees both the first seconds
+// and the long run, so both are reported. Then the traffic stops, the tool is stopped with
 // SIGINT, and what it counted is compared with what crossed the interface during its life.
 // Also reported: how often the tool's main threads went to sleep per packet (voluntary
 // context switches), tcpreplay's CPU and the rest of the machine's load in the window
@@ -26,7 +31,8 @@
 // Usage: npm run build && node dist/test/bench/live-cpu-bench.js [--rates 100000,300000,max]
 //        [--runs 3] [--window 10] [--startup 2] [--settle 1]
 //        [--tools netmeter-native,netmeter-cap,netmeter-no-resolve,nethogs,tcpdump] (netmeter = the default engine)
-//        [--pps-multi M] [--unowned] [--json FILE]
+//        [--pps-multi M] [--unowned] [--workload veth|loopback] [--steady 60 [--steady-after 10]]
+//        [--json FILE]
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
@@ -44,6 +50,9 @@ const { values } = parseArgs({
     tools: { type: 'string', default: 'netmeter,nethogs,tcpdump' },
     'pps-multi': { type: 'string' },
     unowned: { type: 'boolean', default: false },
+    workload: { type: 'string', default: 'veth' },
+    steady: { type: 'string', default: '0' },
+    'steady-after': { type: 'string', default: '10' },
     json: { type: 'string' },
   },
 });
@@ -55,7 +64,13 @@ const startupS = Number(values.startup);
 const settleS = Number(values.settle);
 const toolNames = values.tools.split(',').map((t) => t.trim());
 const ppsMulti = values['pps-multi'];
-const unowned = values.unowned;
+const loopback = values.workload === 'loopback';
+if (!loopback && values.workload !== 'veth') throw new Error(`bad workload '${values.workload}' (veth or loopback)`);
+// Nothing holds 127.0.0.1's ports in the namespace: loopback traffic is always unowned.
+const unowned = values.unowned || loopback;
+const steadyS = Number(values.steady);
+const steadyAfterS = Number(values['steady-after']);
+if (steadyS > 0 && steadyAfterS < settleS + windowS) throw new Error('--steady-after must be at least --settle + --window');
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 // netmeter as `sudo netmeter` runs it: node with the options of the file's #! line.
 const cliNodeOptions = /^#!.*\bnode((?: +-[^ ]+)*)\s*$/.exec(readFileSync(cli, 'utf8').split('\n', 1)[0]!)?.[1]!.trim().split(/ +/) ?? [];
@@ -79,9 +94,14 @@ const nsTx = `${tag}-tx`;
 const nsRx = `${tag}-rx`;
 const ifTx = `${tag}a`.slice(0, 15);
 const ifRx = `${tag}b`.slice(0, 15);
+/** Where the tools capture and the traffic is counted: the receiving veth, or lo. */
+const captureIf = loopback ? 'lo' : ifRx;
 const pcapPath = `/tmp/${tag}-udp60.pcap`;
-const MAC_TX = [0x02, 0, 0, 0, 0, 0x01];
-const MAC_RX = [0x02, 0, 0, 0, 0, 0x02];
+const VETH_MAC_TX = [0x02, 0, 0, 0, 0, 0x01];
+const VETH_MAC_RX = [0x02, 0, 0, 0, 0, 0x02];
+// lo's address is all zeros: a frame to it is the host's.
+const MAC_TX = loopback ? [0, 0, 0, 0, 0, 0] : VETH_MAC_TX;
+const MAC_RX = loopback ? [0, 0, 0, 0, 0, 0] : VETH_MAC_RX;
 
 const started = new Set<ChildProcess>();
 let cleanedUp = false;
@@ -173,8 +193,8 @@ function setUpNetwork(): void {
   sh(['ip', 'netns', 'add', nsRx]);
   sh(['ip', 'link', 'add', ifTx, 'netns', nsTx, 'type', 'veth', 'peer', 'name', ifRx, 'netns', nsRx]);
   const macs: Array<[string, string, number[], string]> = [
-    [nsTx, ifTx, MAC_TX, '198.18.0.1/24'],
-    [nsRx, ifRx, MAC_RX, '198.18.0.2/24'],
+    [nsTx, ifTx, VETH_MAC_TX, '198.18.0.1/24'],
+    [nsRx, ifRx, VETH_MAC_RX, '198.18.0.2/24'],
   ];
   for (const [ns, dev, mac, address] of macs) {
     sh(['ip', 'netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
@@ -191,12 +211,12 @@ function checksum(bytes: Buffer, start: number, end: number, sum = 0): number {
   return sum;
 }
 
-/** 1024 Ethernet/IPv4/UDP frames of 60 bytes (18 payload bytes), 198.18.0.1 → 198.18.0.2. */
+/** 1024 Ethernet/IPv4/UDP frames of 60 bytes (18 payload bytes), 198.18.0.1 → 198.18.0.2 (or 127.0.0.1 → 127.0.0.1). */
 function writeUdpCapture(path: string): number {
   const frames = 1024;
   const payload = 18;
-  const src = [198, 18, 0, 1];
-  const dst = [198, 18, 0, 2];
+  const src = loopback ? [127, 0, 0, 1] : [198, 18, 0, 1];
+  const dst = loopback ? [127, 0, 0, 1] : [198, 18, 0, 2];
   const parts: Buffer[] = [];
   const header = Buffer.alloc(24);
   header.writeUInt32LE(0xa1b2c3d4, 0);
@@ -325,14 +345,14 @@ function systemBusyNs(): number {
   return (busy * 1e9) / clockTicks;
 }
 
-/** Packets that crossed the receiving veth (rx, tx), read inside its namespace. */
+/** Packets that crossed the capture interface (rx, tx), read inside its namespace; lo counts each packet once, as rx. */
 let probePid = 0;
 function interfacePackets(): { rx: number; tx: number } {
   const dev = readFileSync(`/proc/${probePid}/net/dev`, 'utf8');
-  const line = dev.split('\n').find((l) => l.trim().startsWith(`${ifRx}:`));
-  if (!line) throw new Error(`${ifRx} not in /proc/${probePid}/net/dev`);
+  const line = dev.split('\n').find((l) => l.trim().startsWith(`${captureIf}:`));
+  if (!line) throw new Error(`${captureIf} not in /proc/${probePid}/net/dev`);
   const f = line.split(':')[1]!.trim().split(/\s+/).map(Number);
-  return { rx: f[1]!, tx: f[9]! };
+  return { rx: f[1]!, tx: loopback ? 0 : f[9]! };
 }
 
 interface Tool {
@@ -355,7 +375,7 @@ for (const name of toolNames) {
       name: `netmeter -i IF --json${engine.length ? ` ${engine.join(' ')}` : ''}`,
       // --duration is an upper bound: the bench stops it with SIGINT, after which it prints
       // the totals over the whole run.
-      command: [process.execPath, ...cliNodeOptions, cli, '-i', ifRx, '--duration', '600s', '--json', ...engine],
+      command: [process.execPath, ...cliNodeOptions, cli, '-i', captureIf, '--duration', '600s', '--json', ...engine],
       counts(stdout) {
         const start = stdout.indexOf('{');
         if (start < 0) return { note: 'no JSON output' };
@@ -371,7 +391,7 @@ for (const name of toolNames) {
     }
     tools.push({
       name: 'nethogs -a -t -C IF',
-      command: ['nethogs', '-a', '-t', '-C', ifRx],
+      command: ['nethogs', '-a', '-t', '-C', captureIf],
       counts: () => ({ note: 'does not report packet counts' }),
     });
   } else if (name === 'tcpdump') {
@@ -381,7 +401,7 @@ for (const name of toolNames) {
     }
     tools.push({
       name: 'tcpdump -i IF -w /dev/null',
-      command: ['tcpdump', '-n', '-i', ifRx, '-w', '/dev/null'],
+      command: ['tcpdump', '-n', '-i', captureIf, '-w', '/dev/null'],
       counts(_stdout, stderr) {
         const captured = /(\d+) packets? captured/.exec(stderr)?.[1];
         const dropped = /(\d+) packets? dropped by kernel/.exec(stderr)?.[1];
@@ -394,10 +414,14 @@ for (const name of toolNames) {
   }
 }
 
+/** start: the --window after --settle; steady: the --steady window after --steady-after. */
+type WindowName = 'start' | 'steady';
+
 interface Sample {
   tool: string;
   rate: string;
   rep: number;
+  window: WindowName;
   windowSeconds: number;
   windowPackets: number;
   achievedPps: number;
@@ -426,7 +450,17 @@ interface Sample {
   note?: string;
 }
 
-async function runOnce(tool: Tool, rate: string, rep: number): Promise<Sample> {
+/** What the window's edges read: the tool's CPU, the sender's, the machine's, the interface's counters. */
+interface Reading {
+  cpu: ReturnType<typeof treeCpuNs>;
+  sender: number;
+  system: number;
+  packets: number;
+  at: bigint;
+}
+
+/** One run of one tool: a sample for each window (start-up, and steady when --steady is given). */
+async function runOnce(tool: Tool, rate: string, rep: number): Promise<Sample[]> {
   const before = interfacePackets();
   const child = tool.command ? start(['ip', 'netns', 'exec', nsRx, ...tool.command]) : undefined;
   const stdout = collect(child?.stdout);
@@ -436,26 +470,29 @@ async function runOnce(tool: Tool, rate: string, rep: number): Promise<Sample> {
   await sleep(startupS * 1000);
   if (child && child.exitCode !== null) throw new Error(`${tool.name} exited during start-up: ${stderr().trim()}`);
 
-  const trafficSeconds = Math.ceil(settleS + windowS + 1);
-  const replayArgs = ['ip', 'netns', 'exec', nsTx, 'tcpreplay', '-K', '--loop=0', `--duration=${trafficSeconds}`, '-i', ifTx];
+  const trafficSeconds = Math.ceil(steadyS > 0 ? steadyAfterS + steadyS + 1 : settleS + windowS + 1);
+  const replayArgs = ['ip', 'netns', 'exec', loopback ? nsRx : nsTx, 'tcpreplay', '-K', '--loop=0', `--duration=${trafficSeconds}`, '-i', loopback ? 'lo' : ifTx];
   if (rate === 'max') replayArgs.push('--topspeed');
   else replayArgs.push(`--pps=${rate}`, ...(ppsMulti ? [`--pps-multi=${ppsMulti}`] : []));
   const replay = start([...replayArgs, pcapPath]);
   const replayOut = collect(replay.stdout);
   const replayErr = collect(replay.stderr);
+  const trafficStart = process.hrtime.bigint();
+  const read = (): Reading => ({ cpu: cpuOf(), sender: treeCpuNs(replay.pid!).ns, system: systemBusyNs(), packets: interfacePackets().rx, at: process.hrtime.bigint() });
+  /** Waits until this many seconds after the traffic started. */
+  const until = (seconds: number) => sleep(Math.max(0, seconds * 1000 - Number(process.hrtime.bigint() - trafficStart) / 1e6));
 
-  await sleep(settleS * 1000);
-  const cpu0 = cpuOf();
-  const sender0 = treeCpuNs(replay.pid!);
-  const sys0 = systemBusyNs();
-  const if0 = interfacePackets();
-  const t0 = process.hrtime.bigint();
-  await sleep(windowS * 1000);
-  const cpu1 = cpuOf();
-  const sender1 = treeCpuNs(replay.pid!);
-  const sys1 = systemBusyNs();
-  const if1 = interfacePackets();
-  const t1 = process.hrtime.bigint();
+  await until(settleS);
+  const windows: Array<{ name: WindowName; from: Reading; to: Reading }> = [];
+  const startFrom = read();
+  await until(settleS + windowS);
+  windows.push({ name: 'start', from: startFrom, to: read() });
+  if (steadyS > 0) {
+    await until(steadyAfterS);
+    const steadyFrom = read();
+    await until(steadyAfterS + steadyS);
+    windows.push({ name: 'steady', from: steadyFrom, to: read() });
+  }
   const alive = !child || child.exitCode === null;
 
   await exited(replay);
@@ -464,8 +501,6 @@ async function runOnce(tool: Tool, rate: string, rep: number): Promise<Sample> {
   await sleep(200);
   const after = interfacePackets();
 
-  const seconds = Number(t1 - t0) / 1e9;
-  const windowPackets = if1.rx - if0.rx;
   const replayText = replayOut() + replayErr();
   const sent = /Actual: (\d+) packets/.exec(replayText)?.[1];
   const replayPps = /Rated: .*?([\d.]+) pps/.exec(replayText)?.[1];
@@ -478,37 +513,44 @@ async function runOnce(tool: Tool, rate: string, rep: number): Promise<Sample> {
   } catch (error) {
     counts = { note: `unreadable output: ${(error as Error).message}` };
   }
-  const sample: Sample = {
-    tool: tool.name,
-    rate,
-    rep,
-    windowSeconds: seconds,
-    windowPackets,
-    achievedPps: windowPackets / seconds,
-    cpuNsPerPacket: (cpu1.ns - cpu0.ns) / windowPackets,
-    mainCpuNsPerPacket: (cpu1.rootNs - cpu0.rootNs) / windowPackets,
-    threadsNsPerPacket: {
-      main: (cpu1.rootThreads.main - cpu0.rootThreads.main) / windowPackets,
-      capture: (cpu1.rootThreads.capture - cpu0.rootThreads.capture) / windowPackets,
-      other: (cpu1.rootThreads.other - cpu0.rootThreads.other) / windowPackets,
-    },
-    cpuPercent: ((cpu1.ns - cpu0.ns) / 1e9 / seconds) * 100,
-    wakeupsPerPacket: (cpu1.wakeups - cpu0.wakeups) / windowPackets,
-    systemNsPerPacket: (sys1 - sys0) / windowPackets,
-    senderPercent: ((sender1.ns - sender0.ns) / 1e9 / seconds) * 100,
-    // Tick-based accounting can make this slightly negative on an idle machine.
-    otherPercent: Math.max(0, ((sys1 - sys0 - (cpu1.ns - cpu0.ns) - (sender1.ns - sender0.ns)) / 1e9 / seconds) * 100),
-    processes: cpu1.processes,
-    tcpreplaySent: Number(sent),
-    crossed,
-    ...(replayPps !== undefined ? { tcpreplayPps: Number(replayPps) } : {}),
-    ...(failed !== undefined ? { tcpreplayFailed: Number(failed) } : {}),
-    ...(counts.counted !== undefined ? { counted: counts.counted, lost: crossed - counts.counted } : {}),
-    ...(counts.dropped !== undefined ? { toolDropped: counts.dropped } : {}),
-    ...(counts.note !== undefined ? { note: counts.note } : {}),
-  };
-  if (!alive) sample.note = `${sample.note ? `${sample.note}; ` : ''}exited during the window`;
-  return sample;
+  return windows.map(({ name, from, to }) => {
+    const seconds = Number(to.at - from.at) / 1e9;
+    const windowPackets = to.packets - from.packets;
+    const cpuNs = to.cpu.ns - from.cpu.ns;
+    const senderNs = to.sender - from.sender;
+    const sample: Sample = {
+      tool: tool.name,
+      rate,
+      rep,
+      window: name,
+      windowSeconds: seconds,
+      windowPackets,
+      achievedPps: windowPackets / seconds,
+      cpuNsPerPacket: cpuNs / windowPackets,
+      mainCpuNsPerPacket: (to.cpu.rootNs - from.cpu.rootNs) / windowPackets,
+      threadsNsPerPacket: {
+        main: (to.cpu.rootThreads.main - from.cpu.rootThreads.main) / windowPackets,
+        capture: (to.cpu.rootThreads.capture - from.cpu.rootThreads.capture) / windowPackets,
+        other: (to.cpu.rootThreads.other - from.cpu.rootThreads.other) / windowPackets,
+      },
+      cpuPercent: (cpuNs / 1e9 / seconds) * 100,
+      wakeupsPerPacket: (to.cpu.wakeups - from.cpu.wakeups) / windowPackets,
+      systemNsPerPacket: (to.system - from.system) / windowPackets,
+      senderPercent: (senderNs / 1e9 / seconds) * 100,
+      // Tick-based accounting can make this slightly negative on an idle machine.
+      otherPercent: Math.max(0, ((to.system - from.system - cpuNs - senderNs) / 1e9 / seconds) * 100),
+      processes: to.cpu.processes,
+      tcpreplaySent: Number(sent),
+      crossed,
+      ...(replayPps !== undefined ? { tcpreplayPps: Number(replayPps) } : {}),
+      ...(failed !== undefined ? { tcpreplayFailed: Number(failed) } : {}),
+      ...(counts.counted !== undefined ? { counted: counts.counted, lost: crossed - counts.counted } : {}),
+      ...(counts.dropped !== undefined ? { toolDropped: counts.dropped } : {}),
+      ...(counts.note !== undefined ? { note: counts.note } : {}),
+    };
+    if (!alive) sample.note = `${sample.note ? `${sample.note}; ` : ''}exited during the window`;
+    return sample;
+  });
 }
 
 // ---- Main ---------------------------------------------------------------------------------
@@ -543,7 +585,9 @@ await sleep(300);
 interfacePackets(); // fails early if the probe cannot see the interface
 
 process.stderr.write(
-  `veth ${ifTx} (ns ${nsTx}, 198.18.0.1) → ${ifRx} (ns ${nsRx}, 198.18.0.2); ${framesInFile} UDP frames of 60 bytes looped by tcpreplay\n` +
+  (loopback
+    ? `lo in ns ${nsRx}, 127.0.0.1 → 127.0.0.1; ${framesInFile} UDP frames of 60 bytes looped by tcpreplay on lo\n`
+    : `veth ${ifTx} (ns ${nsTx}, 198.18.0.1) → ${ifRx} (ns ${nsRx}, 198.18.0.2); ${framesInFile} UDP frames of 60 bytes looped by tcpreplay\n`) +
     `rates ${rates.join(', ')}; ${runs} interleaved runs; start-up ${startupS} s, settle ${settleS} s, window ${windowS} s; ` +
     `${unowned ? 'no socket on the destination ports (unowned traffic)' : 'destination ports held by a UDP sink process that never reads'}\n`,
 );
@@ -552,17 +596,18 @@ const samples: Sample[] = [];
 for (let rep = 1; rep <= runs; rep++) {
   for (const rate of rates) {
     for (const tool of tools) {
-      const s = await runOnce(tool, rate, rep);
-      samples.push(s);
-      process.stderr.write(
-        `run ${rep} ${rate} ${tool.name}: ${int(s.achievedPps)} pkt/s in window, ${s.cpuNsPerPacket.toFixed(0)} ns/pkt ` +
-          `(main process ${s.mainCpuNsPerPacket.toFixed(0)}${threadSplitText(s.threadsNsPerPacket)}), ${s.cpuPercent.toFixed(1)} % CPU (${s.processes} proc), ` +
-          `${s.wakeupsPerPacket.toFixed(3)} sleeps/pkt, ` +
-          `tcpreplay ${s.senderPercent.toFixed(0)} %, other load ${s.otherPercent.toFixed(0)} %, crossed ${int(s.crossed)}, ` +
-          `counted ${s.counted === undefined ? '-' : int(s.counted)}, lost ${s.lost === undefined ? '-' : int(s.lost)}` +
-          `${s.toolDropped ? `, tool-reported drops ${int(s.toolDropped)}` : ''}; tcpreplay ${int(s.tcpreplaySent ?? 0)} sent at ${int(s.tcpreplayPps ?? 0)} pps` +
-          `${s.note ? ` (${s.note})` : ''}\n`,
-      );
+      for (const s of await runOnce(tool, rate, rep)) {
+        samples.push(s);
+        process.stderr.write(
+          `run ${rep} ${rate} ${tool.name} (${s.window} window): ${int(s.achievedPps)} pkt/s in window, ${s.cpuNsPerPacket.toFixed(0)} ns/pkt ` +
+            `(main process ${s.mainCpuNsPerPacket.toFixed(0)}${threadSplitText(s.threadsNsPerPacket)}), ${s.cpuPercent.toFixed(1)} % CPU (${s.processes} proc), ` +
+            `${s.wakeupsPerPacket.toFixed(3)} sleeps/pkt, ` +
+            `tcpreplay ${s.senderPercent.toFixed(0)} %, other load ${s.otherPercent.toFixed(0)} %, crossed ${int(s.crossed)}, ` +
+            `counted ${s.counted === undefined ? '-' : int(s.counted)}, lost ${s.lost === undefined ? '-' : int(s.lost)}` +
+            `${s.toolDropped ? `, tool-reported drops ${int(s.toolDropped)}` : ''}; tcpreplay ${int(s.tcpreplaySent ?? 0)} sent at ${int(s.tcpreplayPps ?? 0)} pps` +
+            `${s.note ? ` (${s.note})` : ''}\n`,
+        );
+      }
     }
   }
 }
@@ -583,43 +628,50 @@ const commit = spawnSync('git', ['-C', repo, 'rev-parse', '--short', 'HEAD'], { 
 const dirty = spawnSync('git', ['-C', repo, 'status', '--porcelain', '--untracked-files=no', 'src'], { encoding: 'utf8' });
 const at = commit.status === 0 ? `netmeter ${commit.stdout.trim()}${dirty.stdout.trim() ? ' with uncommitted changes in src/' : ''}; ` : '';
 let out = `\n${new Date().toISOString().slice(0, 10)}, ${at}${model}, ${sh(['nproc']).trim()} cores, kernel ${kernel}; ${versions.join(', ')}\n`;
-out += `60-byte UDP frames over a veth pair, ${unowned ? 'to ports no socket holds' : 'to ports held by a process that never reads them'}; tool CPU = on-CPU time (schedstat) of every thread of the tool's process tree over a ${windowS} s window in steady state; median of ${runs} interleaved runs\n\n`;
-out += '| tool | rate target / achieved (packets/s) | tool CPU ns/packet | tool CPU % of one core | sleeps/packet | packets lost (median; per run) | tcpreplay / other load, % of a core |\n|---|---:|---:|---:|---:|---|---:|\n';
-for (const rate of rates) {
-  for (const tool of tools) {
-    const mine = samples.filter((s) => s.tool === tool.name && s.rate === rate);
-    if (mine.length === 0) continue;
-    const target = rate === 'max' ? 'max' : int(Number(rate));
-    const achieved = int(median(mine.map((s) => s.achievedPps)));
-    let lost: string;
-    if (tool.name === BASELINE) lost = '';
-    else if (mine.some((s) => s.lost === undefined)) lost = `n/a (${mine.find((s) => s.note)?.note ?? 'no count'})`;
-    else {
-      const crossedMedian = median(mine.map((s) => s.crossed));
-      const lostMedian = median(mine.map((s) => s.lost!));
-      lost = `${int(lostMedian)} of ${int(crossedMedian)} (${((lostMedian / crossedMedian) * 100).toFixed(2)} %); ${mine.map((s) => int(s.lost!)).join(', ')}`;
-      const dropped = mine.map((s) => s.toolDropped ?? 0);
-      if (dropped.some((d) => d > 0)) lost += `; tool-reported drops ${dropped.map(int).join(', ')}`;
+out += `60-byte UDP frames ${loopback ? 'on loopback' : 'over a veth pair'}, ${unowned ? 'to ports no socket holds' : 'to ports held by a process that never reads them'}; tool CPU = on-CPU time (schedstat) of every thread of the tool's process tree over each window; median of ${runs} interleaved runs\n`;
+const windowTitles: Record<WindowName, string> = {
+  start: `start-up: a ${windowS} s window from ${settleS} s after the traffic started (the tools started ${startupS} s before it)`,
+  steady: `steady: a ${steadyS} s window from ${steadyAfterS} s after the traffic started`,
+};
+for (const window of steadyS > 0 ? (['start', 'steady'] as const) : (['start'] as const)) {
+  out += `\n${windowTitles[window]}\n\n`;
+  out += '| tool | rate target / achieved (packets/s) | tool CPU ns/packet | tool CPU % of one core | sleeps/packet | packets lost (median; per run) | tcpreplay / other load, % of a core |\n|---|---:|---:|---:|---:|---|---:|\n';
+  for (const rate of rates) {
+    for (const tool of tools) {
+      const mine = samples.filter((s) => s.tool === tool.name && s.rate === rate && s.window === window);
+      if (mine.length === 0) continue;
+      const target = rate === 'max' ? 'max' : int(Number(rate));
+      const achieved = int(median(mine.map((s) => s.achievedPps)));
+      let lost: string;
+      if (tool.name === BASELINE) lost = '';
+      else if (mine.some((s) => s.lost === undefined)) lost = `n/a (${mine.find((s) => s.note)?.note ?? 'no count'})`;
+      else {
+        const crossedMedian = median(mine.map((s) => s.crossed));
+        const lostMedian = median(mine.map((s) => s.lost!));
+        lost = `${int(lostMedian)} of ${int(crossedMedian)} (${((lostMedian / crossedMedian) * 100).toFixed(2)} %); ${mine.map((s) => int(s.lost!)).join(', ')}`;
+        const dropped = mine.map((s) => s.toolDropped ?? 0);
+        if (dropped.some((d) => d > 0)) lost += `; tool-reported drops ${dropped.map(int).join(', ')}`;
+      }
+      let cpu = int(median(mine.map((s) => s.cpuNsPerPacket)));
+      if (mine[0]!.threadsNsPerPacket.capture > 0) {
+        cpu += ` (${threadSplitText({
+          main: median(mine.map((s) => s.threadsNsPerPacket.main)),
+          capture: median(mine.map((s) => s.threadsNsPerPacket.capture)),
+          other: median(mine.map((s) => s.threadsNsPerPacket.other)),
+        }).slice(2)})`;
+      }
+      if (mine[0]!.processes > 1) cpu += ` (main ${int(median(mine.map((s) => s.mainCpuNsPerPacket)))} + children ${int(median(mine.map((s) => s.cpuNsPerPacket - s.mainCpuNsPerPacket)))})`;
+      const load = `${median(mine.map((s) => s.senderPercent)).toFixed(0)} / ${median(mine.map((s) => s.otherPercent)).toFixed(0)}`;
+      const none = tool.name === BASELINE;
+      const cpuPercent = none ? '–' : median(mine.map((s) => s.cpuPercent)).toFixed(1);
+      const sleeps = none ? '–' : median(mine.map((s) => s.wakeupsPerPacket)).toFixed(3);
+      out += `| ${tool.name} | ${target} / ${achieved} | ${none ? '–' : cpu} | ${cpuPercent} | ${sleeps} | ${lost} | ${load} |\n`;
     }
-    let cpu = int(median(mine.map((s) => s.cpuNsPerPacket)));
-    if (mine[0]!.threadsNsPerPacket.capture > 0) {
-      cpu += ` (${threadSplitText({
-        main: median(mine.map((s) => s.threadsNsPerPacket.main)),
-        capture: median(mine.map((s) => s.threadsNsPerPacket.capture)),
-        other: median(mine.map((s) => s.threadsNsPerPacket.other)),
-      }).slice(2)})`;
-    }
-    if (mine[0]!.processes > 1) cpu += ` (main ${int(median(mine.map((s) => s.mainCpuNsPerPacket)))} + children ${int(median(mine.map((s) => s.cpuNsPerPacket - s.mainCpuNsPerPacket)))})`;
-    const load = `${median(mine.map((s) => s.senderPercent)).toFixed(0)} / ${median(mine.map((s) => s.otherPercent)).toFixed(0)}`;
-    const none = tool.name === BASELINE;
-    const cpuPercent = none ? '–' : median(mine.map((s) => s.cpuPercent)).toFixed(1);
-    const sleeps = none ? '–' : median(mine.map((s) => s.wakeupsPerPacket)).toFixed(3);
-    out += `| ${tool.name} | ${target} / ${achieved} | ${none ? '–' : cpu} | ${cpuPercent} | ${sleeps} | ${lost} | ${load} |\n`;
   }
 }
-out += '\nAchieved = packets that crossed the veth in the window ÷ window; tcpreplay\'s own summary, per run:\n';
+out += `\nAchieved = packets that crossed ${loopback ? 'lo' : 'the veth'} in the start-up window ÷ window; tcpreplay's own summary, per run:\n`;
 for (const rate of rates) {
-  const mine = samples.filter((s) => s.rate === rate);
+  const mine = samples.filter((s) => s.rate === rate && s.window === 'start');
   out += `- ${rate}: ${mine.map((s) => `${int(s.tcpreplayPps ?? 0)}`).join(', ')} packets/s` +
     `${mine.some((s) => (s.tcpreplayFailed ?? 0) > 0) ? ` (failed sends: ${mine.map((s) => s.tcpreplayFailed ?? 0).join(', ')})` : ''}\n`;
 }
@@ -630,7 +682,9 @@ if (startupS !== 2) reproduce.push(`--startup ${startupS}`);
 if (settleS !== 1) reproduce.push(`--settle ${settleS}`);
 if (values.tools !== 'netmeter,nethogs,tcpdump') reproduce.push(`--tools ${values.tools}`);
 if (ppsMulti) reproduce.push(`--pps-multi ${ppsMulti}`);
-if (unowned) reproduce.push('--unowned');
+if (loopback) reproduce.push('--workload loopback');
+else if (unowned) reproduce.push('--unowned');
+if (steadyS > 0) reproduce.push(`--steady ${steadyS}${steadyAfterS !== 10 ? ` --steady-after ${steadyAfterS}` : ''}`);
 out += `\nreproduce (as root): ${reproduce.join(' ')}\n`;
 process.stdout.write(out);
 if (values.json) writeFileSync(values.json, `${JSON.stringify(samples, null, 2)}\n`);
