@@ -127,18 +127,22 @@ test('connections known only from the kernel join the snapshot as rows with inod
   assert.equal(withLearnedConnections(base, [], inodes), base);
 });
 
-test('process ends reach the caller from the kernel, in batches', { skip: process.getuid?.() !== 0 && 'needs root (eBPF)' }, async (t) => {
+test('process ends reach the caller from the kernel, in batches: those of processes that held sockets, not the others', { skip: process.getuid?.() !== 0 && 'needs root (eBPF)' }, async (t) => {
+  const owners = [spawn('sleep', ['0.3']), spawn('sleep', ['0.3'])];
+  const bystander = spawn('sleep', ['0.3']);
+  const held: SocketSnapshot = { ...snapshot(1, owners[0]!.pid!), processes: owners.map((c) => ({ pid: c.pid!, name: 'svc', cmdline: 'svc', user: 'root', uid: 0 })) };
   const batches: number[][] = [];
-  const a = new LiveAttribution({ kernelEvents: KernelOwners.open, takeSnapshot: async () => snapshot(1, 1), onProcessesEnded: (ends) => batches.push(ends.map((e) => e.pid)) });
+  const a = new LiveAttribution({ kernelEvents: KernelOwners.open, takeSnapshot: async () => held, onProcessesEnded: (ends) => batches.push(ends.map((e) => e.pid)) });
   t.after(() => a.close());
   if (a.connectEventsUnavailable) {
     t.skip(`kernel events unavailable here: ${a.connectEventsUnavailable}`);
     return;
   }
-  const children = [spawn('true'), spawn('true')];
-  await Promise.all(children.map((c) => new Promise((resolve) => c.once('exit', resolve))));
-  for (let i = 0; i < 50 && !children.every((c) => batches.flat().includes(c.pid!)); i++) await new Promise((resolve) => setTimeout(resolve, 20));
-  assert.ok(children.every((c) => batches.flat().includes(c.pid!)), `both ends seen in ${JSON.stringify(batches)}`);
+  await a.refresh();
+  await Promise.all([...owners, bystander].map((c) => new Promise((resolve) => c.once('exit', resolve))));
+  for (let i = 0; i < 50 && !owners.every((c) => batches.flat().includes(c.pid!)); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.ok(owners.every((c) => batches.flat().includes(c.pid!)), `both owners' ends seen in ${JSON.stringify(batches)}`);
+  assert.ok(!batches.flat().includes(bystander.pid!), `the end of a process that held no socket is not passed on: ${JSON.stringify(batches)}`);
 });
 
 test('a port whose owner the kernel said ended is nobody\'s for later packets until /proc is read again', { skip: process.getuid?.() !== 0 && 'needs root (eBPF)' }, async (t) => {

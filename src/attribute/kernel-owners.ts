@@ -226,6 +226,11 @@ export class KernelOwners {
     return info;
   }
 
+  /** Whether pid made a connection the kernel reported (its process was, or is being, read). */
+  knowsProcess(pid: number): boolean {
+    return this.processes.has(pid);
+  }
+
   /** Takes the events the kernel has reported since the last call. Cheap when there are none. */
   drain(): void {
     if (this.closed) return;

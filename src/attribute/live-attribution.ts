@@ -220,7 +220,12 @@ export class LiveAttribution implements Attribution {
     });
   }
 
-  private gatherEnds(pids: number[]): void {
+  private gatherEnds(allPids: number[]): void {
+    // Most ends on a busy host are of processes that held no socket (compilers, shells): they
+    // change nothing here, and passing them on costs the meter a pass over its records each.
+    // While a read is under way its processes are not known yet, so every end is kept then.
+    const pids = this.refreshing ? allPids : allPids.filter((pid) => this.processesByPid.has(pid) || this.connects?.knowsProcess(pid));
+    if (pids.length === 0) return;
     if (this.endsForRead && this.endsForRead.length + pids.length <= MAX_ENDS_FOR_READ) this.endsForRead.push(...pids);
     else this.endsForRead = undefined;
     if (!this.options.onProcessesEnded) return;

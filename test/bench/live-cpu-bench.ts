@@ -30,7 +30,8 @@
 //
 // Usage: npm run build && node dist/test/bench/live-cpu-bench.js [--rates 100000,300000,max]
 //        [--runs 3] [--window 10] [--startup 2] [--settle 1]
-//        [--tools netmeter-native,netmeter-cap,netmeter-no-resolve,nethogs,tcpdump] (netmeter = the default engine)
+//        [--tools netmeter-native,netmeter-cap,netmeter-no-resolve,nethogs,tcpdump] (netmeter = the default engine;
+//        netmeter[--a-node-flag] adds node options)
 //        [--pps-multi M] [--unowned] [--workload veth|loopback] [--steady 60 [--steady-after 10]]
 //        [--json FILE]
 
@@ -365,17 +366,20 @@ interface Tool {
 
 const BASELINE = '(no capture: traffic only)';
 const tools: Tool[] = [{ name: BASELINE, counts: () => ({}) }];
-for (const name of toolNames) {
+for (const spec of toolNames) {
+  // "netmeter[--flag --other]": the same tool with more node options, to compare V8 settings in one run.
+  const [, name = spec, nodeFlags = ''] = /^([^[]+)\[(.*)\]$/.exec(spec) ?? [];
+  const extraNodeOptions = nodeFlags.split(/\s+/).filter(Boolean);
   // netmeter once per capture engine: "netmeter" is the default engine, "netmeter-cap" and
   // "netmeter-native" name one; "netmeter-no-resolve" is the default without host names
   // (no second capture for DNS answers, no reverse lookups).
   if (name === 'netmeter' || name === 'netmeter-native' || name === 'netmeter-cap' || name === 'netmeter-no-resolve') {
     const engine = name === 'netmeter' ? [] : name === 'netmeter-no-resolve' ? ['--no-resolve'] : ['--engine', name.slice('netmeter-'.length)];
     tools.push({
-      name: `netmeter -i IF --json${engine.length ? ` ${engine.join(' ')}` : ''}`,
+      name: `netmeter -i IF --json${engine.length ? ` ${engine.join(' ')}` : ''}${extraNodeOptions.length ? ` (node ${extraNodeOptions.join(' ')})` : ''}`,
       // --duration is an upper bound: the bench stops it with SIGINT, after which it prints
       // the totals over the whole run.
-      command: [process.execPath, ...cliNodeOptions, cli, '-i', captureIf, '--duration', '600s', '--json', ...engine],
+      command: [process.execPath, ...cliNodeOptions, ...extraNodeOptions, cli, '-i', captureIf, '--duration', '600s', '--json', ...engine],
       counts(stdout) {
         const start = stdout.indexOf('{');
         if (start < 0) return { note: 'no JSON output' };
