@@ -91,7 +91,9 @@ export async function runLive(argv: string[], io: CommandIo & { isTTY: boolean }
   let ink: { unmount(): void } | undefined;
   if (interactive) {
     // Loaded only for the screen: Ink and React are ~38 MB of memory that --json, --jsonl
-    // and the plain table never use.
+    // and the plain table never use. React's development build (what it loads unless told
+    // otherwise) checks and records every render: it doubled the idle screen's CPU.
+    process.env.NODE_ENV ??= 'production';
     const [{ createElement }, { render }, { LiveApp }] = await Promise.all([import('react'), import('ink'), import('../present/live/live-app.js')]);
     const initialState = { sort: sort === 'sent' ? ('upload' as const) : sort === 'received' ? ('download' as const) : ('total' as const) };
     const namesFrom = names ? NAMES_FROM : 'nowhere: --no-resolve (addresses only)';
