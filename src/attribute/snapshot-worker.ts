@@ -2,6 +2,9 @@
 // walking the fds costs a few hundred milliseconds; on the main thread that would hold up
 // the accounting of every packet meanwhile. The main thread only receives the result, and
 // nothing when the result is the same as the last one (most re-reads of an idle host).
+// A worker is a second JavaScript engine, ~12 MB resident: it ends when no read has come
+// for a while (with the kernel's socket hooks reads are rare) and starts again for the next
+// one, which then reads everything afresh.
 
 import { isMainThread, parentPort, Worker } from 'node:worker_threads';
 import { ProcFs } from './proc/proc-fs.js';
@@ -31,8 +34,12 @@ if (!isMainThread && parentPort) {
   });
 }
 
+/** How long the worker waits for another read before it ends. */
+const IDLE_WORKER_MS = 10_000;
+
 export class SnapshotWorker {
   private worker: Worker | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
   private nextId = 0;
   private readonly waiting = new Map<number, { resolve: (s: SocketSnapshot | undefined) => void; reject: (e: Error) => void }>();
 
@@ -42,6 +49,7 @@ export class SnapshotWorker {
    * (then every read walks all processes' fds). tcp: see SnapshotReader.read.
    */
   take(root: string, ended?: readonly number[], tcp: TcpRead = 'tables'): Promise<SocketSnapshot | undefined> {
+    clearTimeout(this.idleTimer);
     const worker = this.start();
     const id = this.nextId++;
     worker.ref(); // a read under way keeps the process alive until it answers
@@ -51,10 +59,17 @@ export class SnapshotWorker {
     });
   }
 
+  /** Whether the worker thread is running (it ends after IDLE_WORKER_MS without a read). */
+  get running(): boolean {
+    return this.worker !== undefined;
+  }
+
   async close(): Promise<void> {
+    clearTimeout(this.idleTimer);
     const worker = this.worker;
     this.worker = undefined;
     await worker?.terminate();
+    this.failAll(new Error('the /proc reader thread stopped'));
   }
 
   private start(): Worker {
@@ -63,13 +78,23 @@ export class SnapshotWorker {
     worker.on('message', (reply: Reply) => {
       const waiter = this.waiting.get(reply.id);
       this.waiting.delete(reply.id);
-      if (this.waiting.size === 0) worker.unref();
+      if (this.waiting.size === 0) {
+        worker.unref();
+        this.idleTimer = setTimeout(() => {
+          // Nothing is waiting (take() clears this timer): no reader to tell.
+          if (this.worker === worker) this.worker = undefined;
+          void worker.terminate();
+        }, IDLE_WORKER_MS);
+        this.idleTimer.unref();
+      }
       if ('error' in reply) waiter?.reject(new Error(reply.error));
       else waiter?.resolve(reply.snapshot ?? undefined);
     });
     worker.on('error', (error) => this.failAll(error));
     worker.on('exit', () => {
-      if (this.worker === worker) this.worker = undefined;
+      // A thread close() ended is no longer this.worker: a new one may already be reading.
+      if (this.worker !== worker) return;
+      this.worker = undefined;
       this.failAll(new Error('the /proc reader thread stopped'));
     });
     this.worker = worker;
