@@ -32,7 +32,7 @@
 //        [--runs 3] [--window 10] [--startup 2] [--settle 1]
 //        [--tools netmeter-native,netmeter-cap,netmeter-no-resolve,nethogs,tcpdump] (netmeter = the default engine;
 //        netmeter[--a-node-flag] adds node options)
-//        [--pps-multi M] [--unowned] [--workload veth|loopback] [--steady 60 [--steady-after 10]]
+//        [--pps-multi M] [--unowned] [--no-baseline] [--workload veth|loopback] [--steady 60 [--steady-after 10]]
 //        [--json FILE]
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -51,6 +51,7 @@ const { values } = parseArgs({
     tools: { type: 'string', default: 'netmeter,nethogs,tcpdump' },
     'pps-multi': { type: 'string' },
     unowned: { type: 'boolean', default: false },
+    'no-baseline': { type: 'boolean', default: false },
     workload: { type: 'string', default: 'veth' },
     steady: { type: 'string', default: '0' },
     'steady-after': { type: 'string', default: '10' },
@@ -365,7 +366,8 @@ interface Tool {
 }
 
 const BASELINE = '(no capture: traffic only)';
-const tools: Tool[] = [{ name: BASELINE, counts: () => ({}) }];
+// The traffic alone, first in each round: what the sender reaches with no tool (--no-baseline: skipped).
+const tools: Tool[] = values['no-baseline'] ? [] : [{ name: BASELINE, counts: () => ({}) }];
 for (const spec of toolNames) {
   // "netmeter[--flag --other]": the same tool with more node options, to compare V8 settings in one run.
   const [, name = spec, nodeFlags = ''] = /^([^[]+)\[(.*)\]$/.exec(spec) ?? [];
@@ -686,6 +688,7 @@ if (startupS !== 2) reproduce.push(`--startup ${startupS}`);
 if (settleS !== 1) reproduce.push(`--settle ${settleS}`);
 if (values.tools !== 'netmeter,nethogs,tcpdump') reproduce.push(`--tools ${values.tools}`);
 if (ppsMulti) reproduce.push(`--pps-multi ${ppsMulti}`);
+if (values['no-baseline']) reproduce.push('--no-baseline');
 if (loopback) reproduce.push('--workload loopback');
 else if (unowned) reproduce.push('--unowned');
 if (steadyS > 0) reproduce.push(`--steady ${steadyS}${steadyAfterS !== 10 ? ` --steady-after ${steadyAfterS}` : ''}`);
