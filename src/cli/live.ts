@@ -12,7 +12,7 @@ import { stopControl } from '../session/stop-control.js';
 import { systemSessionIo } from '../session/system-io.js';
 import { NAMES_FROM, RemoteNames } from '../resolve/remote-names.js';
 import { systemClock } from '../clock.js';
-import { CAPTURE_OPTIONS, interfaceOption, liveCaptureOptions, LOCAL_OPTION } from './capture-options.js';
+import { CAPTURE_OPTIONS, interfaceOption, liveCaptureOptions, LOCAL_OPTION, SUBSCRIBER_OPTIONS, subscriberOptions } from './capture-options.js';
 import { HELP_OPTION, parseCommandLine, renderHelp, type CommandSpec } from './command-line.js';
 import { parseDuration, parsePositiveInteger, parseSortKey } from './options.js';
 import type { CommandIo } from './replay.js';
@@ -37,6 +37,7 @@ export const LIVE_COMMAND = {
     { name: 'top', type: 'string', value: 'N', help: 'only the N largest rows (tables)' },
     { name: 'no-resolve', type: 'boolean', help: 'no host names: no reverse lookups (which tell your DNS resolver\nthe hosts you talk to), no DNS answers read, no remoteName in JSON' },
     LOCAL_OPTION,
+    ...SUBSCRIBER_OPTIONS,
     HELP_OPTION,
   ],
 } as const satisfies CommandSpec;
@@ -55,7 +56,7 @@ export async function runLive(argv: string[], io: CommandIo & { isTTY: boolean }
   const durationSeconds = parseDuration('duration', values.duration) ?? (values.once ? intervalSeconds : undefined);
   const sort = parseSortKey(values.sort);
   const top = parsePositiveInteger('top', values.top);
-  const capture = liveCaptureOptions(values);
+  const capture = { ...liveCaptureOptions(values), ...subscriberOptions(values) };
   const interactive = io.isTTY && !values.json && !values.jsonl && durationSeconds === undefined;
   // A failed re-read of /proc is said once per kind of failure, off the interactive screen.
   const warned = new Set<string>();
