@@ -51,7 +51,7 @@ export class SubscriberAttribution implements Attribution {
   }
 
   /** The local end's subscriber; undefined (unknown) when the end is not local. */
-  owner(_protocol: Protocol, localAddress: string): ProcessInfo | undefined {
+  owner(_protocol: Protocol, localAddress: string, _localPort?: number, _remoteAddress?: string, _remotePort?: number): ProcessInfo | undefined {
     if (this.owners.has(localAddress)) return this.owners.get(localAddress);
     if (this.owners.size >= MAX_CACHED_ADDRESSES) this.owners.clear();
     let owner: ProcessInfo | undefined;
