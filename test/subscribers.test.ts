@@ -19,6 +19,7 @@ import { planOf } from '../src/history/subscriber-billing.js';
 import { SubscriberFolding } from '../src/metrics/subscriber-metrics.js';
 import { subscriberOptions } from '../src/cli/capture-options.js';
 import { UsageError } from '../src/cli/usage-error.js';
+import { renderUsageTable } from '../src/present/usage-table.js';
 import { ipv4, ipv6, tcp, udp } from './support/packet-builder.js';
 
 const WHERE = 'config /etc/netmeter/config.json';
@@ -167,4 +168,18 @@ test('host series: at most max subscribers named, the heaviest first; the rest h
   const off = new SubscriberFolding({ enabled: false, max: 1000 }).fold(first);
   assert.deepEqual(byKey(off), new Map([['other lan0', 600], ['other lan1', 5]]));
   assert.equal(off.named, 0);
+});
+
+test('the plain table with --by host: a SUBSCRIBER column, then unknown, other and total', () => {
+  const meter = new Meter(new SubscriberAttribution(router(), LOCAL, 64));
+  meter.ingest(batch([
+    { bytes: ipv4('198.18.1.11', '198.18.9.2', 17, udp(5000, 53, 10)), wire: 1000 },
+    { bytes: ipv6('fd00:1:0:2::2', 'fd00:9::2', 17, udp(5000, 53, 10)), wire: 3000 },
+  ]));
+  const report = { ...buildUsageReport(meter, { kind: 'live', interfaces: ['lan0'] }, 1), by: 'host' as const };
+  const lines = renderUsageTable(report, { sort: 'total' }).split('\n');
+  assert.match(lines[0]!, /^SUBSCRIBER +SENT +RECEIVED +TOTAL$/);
+  assert.match(lines[1]!, /^fd00:1:0:2::\/64 +2\.93 KiB/);
+  assert.match(lines[2]!, /^198\.18\.1\.11 +1000 B/);
+  assert.match(lines[4]!, /^unknown/);
 });
