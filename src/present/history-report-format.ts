@@ -5,7 +5,7 @@ import { formatBytes } from './units.js';
 import type { BillingSummary, CostBasis, HistoryReport, ReportRow } from '../history/report-document.js';
 import type { Dimension } from '../history/queries.js';
 import { drawBar, graphLegend } from './usage-graph.js';
-import { UNKNOWN_APP } from '../history/usage-key.js';
+import { SUBSCRIBER_APP, UNKNOWN_APP } from '../history/usage-key.js';
 import type { SubscriberBilling } from '../history/subscriber-billing.js';
 import { addDays, formatDay } from '../history/calendar.js';
 
@@ -39,7 +39,8 @@ function labels(row: ReportRow, by: Dimension): string[] {
   switch (by) {
     case 'app':
       // A path netmeter could not read (owner-joins.ts says when and why) is said to be so.
-      return [row.app ?? '', shorten(row.exe ?? (row.app === UNKNOWN_APP ? '' : '(not read)'), 48)];
+      // Unknown traffic and the subscribers' (--by host) have no program to have a path.
+      return [row.app ?? '', shorten(row.exe ?? (row.app === UNKNOWN_APP || row.app === SUBSCRIBER_APP ? '' : '(not read)'), 48)];
     case 'user':
       return [row.user ?? '(unknown)'];
     case 'host':
