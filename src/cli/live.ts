@@ -59,9 +59,11 @@ export async function runLive(argv: string[], io: CommandIo & { isTTY: boolean }
   const capture = { ...liveCaptureOptions(values), ...subscriberOptions(values) };
   const interactive = io.isTTY && !values.json && !values.jsonl && durationSeconds === undefined;
   // A failed re-read of /proc is said once per kind of failure, off the interactive screen.
+  // Lines said before the screen is up (--by host without --local) are still seen.
   const warned = new Set<string>();
+  let screenUp = false;
   const warn = (line: string) => {
-    if (interactive || warned.has(line)) return;
+    if (screenUp || warned.has(line)) return;
     warned.add(line);
     io.stderr.write(`netmeter: warning: ${line}\n`);
   };
@@ -97,6 +99,7 @@ export async function runLive(argv: string[], io: CommandIo & { isTTY: boolean }
     const initialState = { sort: sort === 'sent' ? ('upload' as const) : sort === 'received' ? ('download' as const) : ('total' as const) };
     const namesFrom = names ? NAMES_FROM : 'nowhere: --no-resolve (addresses only)';
     ink = render(createElement(LiveApp, { feed, onQuit: control.stop, initialState, ownersFrom: ownersFrom(session), namesFrom }), { exitOnCtrlC: false });
+    screenUp = true;
   }
   // Reports every interval only when someone sees them: with --json/--duration alone only
   // the last one is printed (the session still ticks: idle connections retire, kernel
