@@ -19,6 +19,7 @@ import { CaptureSession, IDLE_CONNECTION_SECONDS, type SessionAttribution, type 
 import { snapshotAttribution } from '../src/cli/replay.js';
 import { Meter } from '../src/account/meter.js';
 import { buildUsageReport } from '../src/present/usage-report.js';
+import { parseCidr } from '../src/decode/address.js';
 import { ipv4, tcp } from './support/packet-builder.js';
 import { REPO_ROOT } from './support/run-cli.js';
 
@@ -353,4 +354,33 @@ test('a recorded capture played through the session gives the report replay give
     assert.equal(strip(live.connections), strip(replayed.connections), `${name}: connections`);
     assert.ok(live.totals.packets > 0);
   }
+});
+
+test('--by host: rows are subscribers (by "host"); one line without --local at start, one after 5 s when only the host\'s own address is seen (a NAT uplink)', async () => {
+  const { io } = fakeWorld();
+  const notices: string[] = [];
+  const bare = await CaptureSession.start({ interfaces: [], localCidrs: [], byHost: { ipv6Prefix: 64 }, onNotice: (l) => notices.push(l) }, io);
+  assert.equal(notices.length, 1);
+  assert.match(notices[0]!, /--by host without --local/);
+  await bare.stop();
+
+  notices.length = 0;
+  const { world: w2, io: io2 } = fakeWorld();
+  const session = await CaptureSession.start({ interfaces: [], localCidrs: [parseCidr('198.18.5.0/24')!], byHost: { ipv6Prefix: 64 }, onNotice: (l) => notices.push(l) }, io2);
+  const t0 = w2.clock.wall / 1000;
+  w2.sources.get('eth0')!.push(batch('eth0', [{ sent: true, wire: 1500, at: t0 }, { sent: false, wire: 500, at: t0 }]));
+  await settle();
+  w2.advance(1);
+  await session.tick();
+  const report = session.report();
+  assert.equal(report.by, 'host');
+  assert.deepEqual(report.processes.map((p) => [p.host, p.pid, p.sentBytes, p.receivedBytes]), [['198.18.0.1', null, 1500, 500]]);
+  assert.deepEqual(notices, [], 'not judged in the first seconds');
+  w2.advance(5);
+  await session.tick();
+  w2.advance(1);
+  await session.tick();
+  assert.equal(notices.length, 1, 'said once');
+  assert.match(notices[0]!, /only at this host's own address 198\.18\.0\.1.*behind a NAT uplink/);
+  await session.stop();
 });

@@ -18,13 +18,16 @@ test('a metrics section: listen, topApplications, basicAuth and tls; defaults wi
       listen: '[::1]:9417', topApplications: 5,
       basicAuth: { user: 'prometheus', passwordFile: '/etc/netmeter/metrics-password' },
       tls: { certFile: '/etc/netmeter/metrics.crt', keyFile: '/etc/netmeter/metrics.key' },
+      subscribers: { enabled: true, max: 50 },
     },
   }, WHERE).metrics;
   assert.deepEqual(config, {
     listen: { host: '::1', port: 9417 }, topApplications: 5,
     basicAuth: { user: 'prometheus', passwordFile: '/etc/netmeter/metrics-password' },
     tls: { certFile: '/etc/netmeter/metrics.crt', keyFile: '/etc/netmeter/metrics.key' },
+    subscribers: { enabled: true, max: 50 },
   });
+  assert.deepEqual(DEFAULT_METRICS_CONFIG.subscribers, { enabled: false, max: 1000 }, 'per-subscriber series are opt-in');
 });
 
 test('listen addresses: IPv4, bracketed IPv6, a host name, a bare port (loopback)', () => {
@@ -46,7 +49,7 @@ test('listen addresses: IPv4, bracketed IPv6, a host name, a bare port (loopback
 test('bad values: one line naming the file, the key and what is expected', () => {
   const cases: Array<[unknown, RegExp]> = [
     [{ metrics: 'on' }, /metrics: must be a JSON object like/],
-    [{ metrics: { port: 9417 } }, /metrics: unknown setting 'port' \(known: listen, topApplications, basicAuth, tls\)/],
+    [{ metrics: { port: 9417 } }, /metrics: unknown setting 'port' \(known: listen, topApplications, basicAuth, tls, subscribers\)/],
     [{ metrics: { listen: 9417 } }, /metrics: listen must be an address and port like "127.0.0.1:9417" \(got 9417\)/],
     [{ metrics: { listen: ':9417' } }, /metrics: listen: no address \(got ":9417"\); give ADDRESS:PORT like 127.0.0.1:9417, \[::1\]:9417, or 0.0.0.0:9417 for every interface/],
     [{ metrics: { listen: '127.0.0.1:99999' } }, /the port must be a number from 1 to 65535/],

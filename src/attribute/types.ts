@@ -23,6 +23,8 @@ export interface ProcessInfo {
   uid: number | null;
   exe?: string; // /proc/PID/exe target when readable
   startTime?: number; // field 22 of /proc/PID/stat (clock ticks since boot): tells a reused PID apart
+  /** `--by host`: the subscriber this owner stands for (pid 0; attribute/subscribers.ts). */
+  host?: string;
 }
 
 /** Sockets and their owners at one moment: what `--sockets FILE` reads and `record` embeds. */

@@ -24,7 +24,7 @@ import { CaptureSession } from '../session/capture-session.js';
 import { stopControl } from '../session/stop-control.js';
 import { systemSessionIo } from '../session/system-io.js';
 import { planDaemonMetrics, startDaemonMetrics } from '../metrics/daemon-metrics.js';
-import { CAPTURE_OPTIONS, interfaceOption, liveCaptureOptions, LOCAL_OPTION } from './capture-options.js';
+import { CAPTURE_OPTIONS, interfaceOption, liveCaptureOptions, LOCAL_OPTION, SUBSCRIBER_OPTIONS, subscriberOptions } from './capture-options.js';
 import { HELP_OPTION, parseCommandLine, renderHelp, type CommandSpec } from './command-line.js';
 import { parseDuration } from './options.js';
 import type { CommandIo } from './replay.js';
@@ -44,6 +44,7 @@ Ctrl-C, then writes what is left; SIGHUP reads the config again. See docs/histor
     interfaceOption('capture on IF (repeatable; default: every interface that is up\nand has an address, followed as interfaces come and go)'),
     ...CAPTURE_OPTIONS,
     LOCAL_OPTION,
+    ...SUBSCRIBER_OPTIONS,
     { name: 'db', type: 'string', value: 'PATH', complete: 'file', help: 'the database (default /var/lib/netmeter/netmeter.db as root,\nelse $XDG_STATE_HOME/netmeter/netmeter.db)' },
     { name: 'config', type: 'string', value: 'PATH', complete: 'file', help: 'the config file (default /etc/netmeter/config.json)' },
     { name: 'metrics', type: 'string', value: 'ADDR:PORT', help: 'serve Prometheus metrics at http://ADDR:PORT/metrics (a bare PORT:\non 127.0.0.1); also the config\'s metrics.listen. docs/fleet/README.md' },
@@ -63,7 +64,7 @@ export async function runDaemon(argv: string[], io: CommandIo): Promise<number> 
   }
   if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
   const flushMs = (parseDuration('flush-interval', values['flush-interval']) ?? 60) * 1000;
-  const captureConfig = liveCaptureOptions(values);
+  const captureConfig = { ...liveCaptureOptions(values), ...subscriberOptions(values) };
   checkCapturePrivileges(captureConfig.interfaces); // before anything is created: no database, no directory
   const context = { uid: process.getuid?.() ?? -1, env: process.env, home: homedir() };
   const readConfig = () => (values.config !== undefined ? loadConfig(values.config, true) : loadConfig(defaultConfigPath(context, existsSync), false));
@@ -92,7 +93,7 @@ export async function runDaemon(argv: string[], io: CommandIo): Promise<number> 
   }
   const clock = systemClock;
   const metrics = metricsPlan && await startDaemonMetrics(metricsPlan, {
-    session, db, history: () => config.history, speedtest: () => config.speedtest, topApplications: config.metrics.topApplications, now: clock.now,
+    session, db, history: () => config.history, speedtest: () => config.speedtest, topApplications: config.metrics.topApplications, subscribers: config.metrics.subscribers, now: clock.now,
   }).catch(async (error: unknown) => {
     await session.stop();
     closeHistory(db);
@@ -135,7 +136,8 @@ export async function runDaemon(argv: string[], io: CommandIo): Promise<number> 
   const control = stopControl(session);
   // Said once SIGTERM and SIGHUP are handled: a supervisor that signals on seeing it loses nothing.
   const owners = describeOwnerSources(session.attribution.connectEventsUnavailable);
-  log(`recording ${session.devices.join(', ') || 'each interface as it comes up'} into ${path} every ${flushMs / 1000}s; owners from ${owners}`);
+  const per = session.subscribers ? 'per subscriber (--by host)' : `owners from ${owners}`;
+  log(`recording ${session.devices.join(', ') || 'each interface as it comes up'} into ${path} every ${flushMs / 1000}s; ${per}`);
   if (metrics) log(`serving metrics at ${metrics.address}/metrics`);
   await control.stopped;
   process.off('SIGHUP', reload);

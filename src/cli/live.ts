@@ -12,7 +12,7 @@ import { stopControl } from '../session/stop-control.js';
 import { systemSessionIo } from '../session/system-io.js';
 import { NAMES_FROM, RemoteNames } from '../resolve/remote-names.js';
 import { systemClock } from '../clock.js';
-import { CAPTURE_OPTIONS, interfaceOption, liveCaptureOptions, LOCAL_OPTION } from './capture-options.js';
+import { CAPTURE_OPTIONS, interfaceOption, liveCaptureOptions, LOCAL_OPTION, SUBSCRIBER_OPTIONS, subscriberOptions } from './capture-options.js';
 import { HELP_OPTION, parseCommandLine, renderHelp, type CommandSpec } from './command-line.js';
 import { parseDuration, parsePositiveInteger, parseSortKey } from './options.js';
 import type { CommandIo } from './replay.js';
@@ -37,6 +37,7 @@ export const LIVE_COMMAND = {
     { name: 'top', type: 'string', value: 'N', help: 'only the N largest rows (tables)' },
     { name: 'no-resolve', type: 'boolean', help: 'no host names: no reverse lookups (which tell your DNS resolver\nthe hosts you talk to), no DNS answers read, no remoteName in JSON' },
     LOCAL_OPTION,
+    ...SUBSCRIBER_OPTIONS,
     HELP_OPTION,
   ],
 } as const satisfies CommandSpec;
@@ -55,12 +56,14 @@ export async function runLive(argv: string[], io: CommandIo & { isTTY: boolean }
   const durationSeconds = parseDuration('duration', values.duration) ?? (values.once ? intervalSeconds : undefined);
   const sort = parseSortKey(values.sort);
   const top = parsePositiveInteger('top', values.top);
-  const capture = liveCaptureOptions(values);
+  const capture = { ...liveCaptureOptions(values), ...subscriberOptions(values) };
   const interactive = io.isTTY && !values.json && !values.jsonl && durationSeconds === undefined;
   // A failed re-read of /proc is said once per kind of failure, off the interactive screen.
+  // Lines said before the screen is up (--by host without --local) are still seen.
   const warned = new Set<string>();
+  let screenUp = false;
   const warn = (line: string) => {
-    if (interactive || warned.has(line)) return;
+    if (screenUp || warned.has(line)) return;
     warned.add(line);
     io.stderr.write(`netmeter: warning: ${line}\n`);
   };
@@ -98,6 +101,7 @@ export async function runLive(argv: string[], io: CommandIo & { isTTY: boolean }
     const initialState = { sort: sort === 'sent' ? ('upload' as const) : sort === 'received' ? ('download' as const) : ('total' as const) };
     const namesFrom = names ? NAMES_FROM : 'nowhere: --no-resolve (addresses only)';
     ink = render(createElement(LiveApp, { feed, onQuit: control.stop, initialState, ownersFrom: ownersFrom(session), namesFrom }), { exitOnCtrlC: false });
+    screenUp = true;
   }
   // Reports every interval only when someone sees them: with --json/--duration alone only
   // the last one is printed (the session still ticks: idle connections retire, kernel

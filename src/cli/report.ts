@@ -29,7 +29,7 @@ export const REPORT_COMMAND = {
     { name: 'month', type: 'string', value: '[YYYY-MM]', help: 'one month (default: this month)' },
     { name: 'since', type: 'string', value: 'WHEN', help: "from WHEN: YYYY-MM-DD, 'YYYY-MM-DD HH:MM', or an age like 7d or 12h" },
     { name: 'until', type: 'string', value: 'WHEN', help: 'up to WHEN (a date alone includes that whole day)' },
-    { group: 'Rows:', name: 'by', type: 'string', value: 'KEY', complete: DIMENSIONS, help: 'app, user, interface, day, hour or month (default app; day with --graph)' },
+    { group: 'Rows:', name: 'by', type: 'string', value: 'KEY', complete: DIMENSIONS, help: 'app, user, host (subscriber: daemon --by host), interface, day,\nhour or month (default app; day with --graph)' },
     { name: 'top', type: 'string', value: 'N', help: 'only the N largest rows' },
     { name: 'app', type: 'string', value: 'NAME', help: 'only this application' },
     { name: 'interface', short: 'i', type: 'string', value: 'IF', complete: 'interface', help: 'only traffic on IF' },
@@ -77,8 +77,8 @@ export async function runReport(argv: string[], io: CommandIo): Promise<number> 
   const configFile = loadConfig(configPath, values.config !== undefined);
   const config = configFile.history;
   const path = values.db ?? reportDatabasePath(context, existsSync);
-  // Speed tests live in a table a history of an older format does not have yet.
-  const db = openHistoryForReading(path, values.speed ? { needsVersion: SCHEMA_VERSION } : {});
+  // Speed tests, and subscribers, live in tables or columns a history of an older format lacks.
+  const db = openHistoryForReading(path, values.speed || by === 'host' ? { needsVersion: SCHEMA_VERSION } : {});
   try {
     if (values.speed) {
       const { buildSpeedReport, renderSpeedCsv, renderSpeedTable } = await import('../speedtest/speed-report.js');

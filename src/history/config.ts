@@ -6,6 +6,7 @@
 import { NetmeterError } from '../errors.js';
 import { DEFAULT_RETENTION, type Retention } from './rollup.js';
 import { isObject, showValue } from '../config/config-values.js';
+import { parseCidr, type Cidr } from '../decode/address.js';
 
 export class ConfigError extends NetmeterError {
   override name = 'ConfigError';
@@ -23,11 +24,25 @@ export interface HistoryConfig {
   /** Interfaces whose kernel counters are billed; undefined: all but loopback. */
   interfaces?: string[];
   retention: Retention;
+  /** Per-subscriber plans (`--by host`): the first whose `host` contains a subscriber is its own. */
+  subscribers?: SubscriberPlan[];
+}
+
+/** A subscriber's plan: each subscriber `host` contains (an address, or a CIDR for many) is billed on its own. */
+export interface SubscriberPlan {
+  /** As written: "198.18.1.2", "198.18.1.0/24", "fd00:1::/64". */
+  host: string;
+  cidr: Cidr;
+  quotaGB?: number;
+  /** Default: the history's pricePerGB. */
+  pricePerGB?: number;
 }
 
 export const DEFAULT_CONFIG: HistoryConfig = { currency: '', billingDay: 1, retention: DEFAULT_RETENTION };
 
-export const HISTORY_KEYS = ['currency', 'pricePerGB', 'billingDay', 'quotaGB', 'interfaces', 'retention'];
+export const HISTORY_KEYS = ['currency', 'pricePerGB', 'billingDay', 'quotaGB', 'interfaces', 'retention', 'subscribers'];
+const SUBSCRIBER_KEYS = ['host', 'quotaGB', 'pricePerGB'];
+const SUBSCRIBER_EXAMPLE = '[{"host": "198.18.1.2", "quotaGB": 50}, {"host": "fd00:1::/64", "quotaGB": 50}]';
 const RETENTION_KEYS = ['minuteDays', 'hourDays', 'dayDays'];
 
 /** Checks a parsed `history` section; `where` starts every error message. */
@@ -60,7 +75,26 @@ export function parseHistoryConfig(value: unknown, where: string): HistoryConfig
     config.interfaces = list as string[];
   }
   if (value.retention !== undefined) config.retention = parseRetention(value.retention, where);
+  if (value.subscribers !== undefined) config.subscribers = parseSubscribers(value.subscribers, where);
   return config;
+}
+
+function parseSubscribers(value: unknown, where: string): SubscriberPlan[] {
+  if (!Array.isArray(value)) throw new ConfigError(`${where}: subscribers must be a list like ${SUBSCRIBER_EXAMPLE}`);
+  return value.map((entry: unknown, i) => {
+    const at = `subscribers[${i}]`;
+    if (!isObject(entry)) throw new ConfigError(`${where}: ${at} must be an object like {"host": "198.18.1.2", "quotaGB": 50}`);
+    for (const key of Object.keys(entry)) {
+      if (!SUBSCRIBER_KEYS.includes(key)) throw new ConfigError(`${where}: unknown setting '${key}' in ${at} (known: ${SUBSCRIBER_KEYS.join(', ')})`);
+    }
+    const cidr = typeof entry.host === 'string' ? parseCidr(entry.host) : undefined;
+    if (!cidr) throw new ConfigError(`${where}: ${at}.host must be an address or CIDR like "198.18.1.2" or "fd00:1::/64" (got ${showValue(entry.host)})`);
+    const plan: SubscriberPlan = { host: entry.host as string, cidr };
+    if (entry.quotaGB !== undefined) plan.quotaGB = number(where, `${at}.quotaGB`, entry.quotaGB, 0, true);
+    if (entry.pricePerGB !== undefined) plan.pricePerGB = number(where, `${at}.pricePerGB`, entry.pricePerGB, 0, false);
+    if (plan.quotaGB === undefined && plan.pricePerGB === undefined) throw new ConfigError(`${where}: ${at} gives neither quotaGB nor pricePerGB`);
+    return plan;
+  });
 }
 
 function parseRetention(value: unknown, where: string): Retention {

@@ -7,8 +7,8 @@ import type { UsageCounts } from './usage-key.js';
 import { LOOPBACK } from './billing.js';
 import { RESOLUTIONS } from './schema.js';
 
-export type Dimension = 'app' | 'user' | 'interface' | 'day' | 'hour' | 'month';
-export const DIMENSIONS: readonly Dimension[] = ['app', 'user', 'interface', 'day', 'hour', 'month'];
+export type Dimension = 'app' | 'user' | 'host' | 'interface' | 'day' | 'hour' | 'month';
+export const DIMENSIONS: readonly Dimension[] = ['app', 'user', 'host', 'interface', 'day', 'hour', 'month'];
 
 export interface TimeRange {
   /** First second included (Unix time). */
@@ -30,6 +30,8 @@ export interface UsageRow extends UsageCounts {
   app?: string;
   exe?: string;
   user?: string;
+  /** The subscriber (daemon --by host); '' for traffic of no subscriber. */
+  host?: string;
   interface?: string;
   /** Start of the day, hour or month (local), for those dimensions. */
   start?: number;
@@ -46,6 +48,7 @@ export interface InterfaceRow {
 const GROUPS: Record<Dimension, { select: string; group: string }> = {
   app: { select: 's.app AS app, s.exe AS exe', group: 's.app, s.exe' },
   user: { select: 's.user AS user', group: 's.user' },
+  host: { select: 's.host AS host', group: 's.host' },
   interface: { select: 's.interface AS interface', group: 's.interface' },
   day: { select: 'nm_day(u.start) AS start', group: '1' },
   hour: { select: 'nm_hour(u.start) AS start', group: '1' },

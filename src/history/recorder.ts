@@ -114,8 +114,9 @@ export class HistoryRecorder {
   }
 
   private seriesId(key: UsageTotal): number {
-    this.statements.insertSeries.run(key.app, key.exe, key.user, key.interface);
-    return this.statements.series.get(key.app, key.exe, key.user, key.interface)!.id;
+    const host = key.host ?? '';
+    this.statements.insertSeries.run(key.app, key.exe, key.user, key.interface, host);
+    return this.statements.series.get(key.app, key.exe, key.user, key.interface, host)!.id;
   }
 
   private loadKernelBaselines(): void {
@@ -133,8 +134,8 @@ export class HistoryRecorder {
 
 function prepareStatements(db: HistoryDb) {
   return {
-    insertSeries: db.prepare('INSERT INTO series (app, exe, user, interface) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING'),
-    series: db.prepare<{ id: number }>('SELECT id FROM series WHERE app = ? AND exe = ? AND user = ? AND interface = ?'),
+    insertSeries: db.prepare('INSERT INTO series (app, exe, user, interface, host) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING'),
+    series: db.prepare<{ id: number }>('SELECT id FROM series WHERE app = ? AND exe = ? AND user = ? AND interface = ? AND host = ?'),
     usage: db.prepare(`INSERT INTO usage_minute (start, series, sent_bytes, received_bytes, sent_packets, received_packets)
       VALUES (?, ?, ?, ?, ?, ?)
       ON CONFLICT (start, series) DO UPDATE SET

@@ -10,6 +10,7 @@ import type { HistoryConfig } from './config.js';
 import { addCounts, zeroCounts, type UsageCounts, type UserNameOf } from './usage-key.js';
 import { joinNumericUsers, joinPathlessPrograms } from './owner-joins.js';
 import { UserNames } from '../attribute/proc/user-names.js';
+import { subscriberBilling, type SubscriberBilling } from './subscriber-billing.js';
 
 function systemUserName(): UserNameOf {
   const users = new UserNames();
@@ -35,6 +36,8 @@ export interface ReportRow extends UsageCounts {
   app?: string;
   exe?: string | null;
   user?: string | null;
+  /** By host: the subscriber; null for traffic of no subscriber (a program's, or unknown). */
+  host?: string | null;
   interface?: string;
   day?: string;
   hour?: string;
@@ -79,6 +82,8 @@ export interface HistoryReport {
   /** The kernel's counters over the range, per interface. */
   interfaces: Array<InterfaceRow & { totalBytes: number }>;
   billing?: BillingSummary;
+  /** By host, with the history setting "subscribers": each planned subscriber's billing period. */
+  subscriberBilling?: SubscriberBilling[];
 }
 
 const TIME_DIMENSIONS: ReadonlySet<Dimension> = new Set(['day', 'hour', 'month']);
@@ -129,6 +134,7 @@ export function buildHistoryReport(db: HistoryDb, database: string, request: Rep
   const configPath = request.configPath ?? 'the config file';
   if (price !== undefined) report.costBasis = costBasis(db, range, request.filter, config, configPath);
   if (hasBilling(config)) report.billing = billingSummary(db, config, request.now, configPath);
+  if (by === 'host' && config.subscribers) report.subscriberBilling = subscriberBilling(db, config, request.now);
   return report;
 }
 
@@ -140,6 +146,8 @@ function toReportRow(row: UsageRow, by: Dimension, price: number | undefined): R
         return { app: row.app!, exe: row.exe || null, ...out };
       case 'user':
         return { user: row.user || null, ...out };
+      case 'host':
+        return { host: row.host || null, ...out };
       case 'interface':
         return { interface: row.interface!, ...out };
       default:
@@ -160,7 +168,7 @@ function periodLabel(by: Dimension, start: number): Pick<ReportRow, 'day' | 'hou
 const byTotal = (a: ReportRow, b: ReportRow) => b.totalBytes - a.totalBytes || labelOf(a).localeCompare(labelOf(b));
 
 export function labelOf(row: ReportRow): string {
-  return row.app ?? row.user ?? row.interface ?? row.day ?? row.hour ?? row.month ?? '';
+  return row.app ?? row.user ?? row.host ?? row.interface ?? row.day ?? row.hour ?? row.month ?? '';
 }
 
 /**

@@ -138,6 +138,24 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX speed_test_started ON speed_test (started);
   `,
+  `
+  -- Per subscriber (daemon --by host, docs/design.md "Subscribers"): a series may be a
+  -- subscriber's (app '(subscriber)', host its address or IPv6 prefix); '' for a program's.
+  -- SQLite cannot change a UNIQUE constraint in place: the table is rebuilt with the same
+  -- ids, which the usage tables refer to.
+  CREATE TABLE series_v4 (
+    id        INTEGER PRIMARY KEY,
+    app       TEXT NOT NULL,
+    exe       TEXT NOT NULL,
+    user      TEXT NOT NULL,
+    interface TEXT NOT NULL,
+    host      TEXT NOT NULL DEFAULT '',
+    UNIQUE (app, exe, user, interface, host)
+  );
+  INSERT INTO series_v4 (id, app, exe, user, interface) SELECT id, app, exe, user, interface FROM series;
+  DROP TABLE series;
+  ALTER TABLE series_v4 RENAME TO series;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -153,13 +171,27 @@ export function applicationId(db: Database.Database): number {
 /** Brings a writable database up to SCHEMA_VERSION; returns the version it had. */
 export function migrate(db: Database.Database): number {
   const from = schemaVersion(db);
+  // A step may rebuild a table others refer to (SQLite's way to change a constraint): the
+  // references are checked once the step is done, not while the old table is dropped.
+  // foreign_keys cannot change inside a transaction, hence around each one.
+  const foreignKeys = db.pragma('foreign_keys', { simple: true }) as number;
   for (let version = from; version < MIGRATIONS.length; version++) {
-    db.transaction(() => {
-      db.exec(MIGRATIONS[version]!);
-      // PRAGMAs take no bound parameters; both values are integers we control.
-      db.pragma(`user_version = ${version + 1}`);
-      db.pragma(`application_id = ${APPLICATION_ID}`);
-    }).immediate();
+    db.pragma('foreign_keys = OFF');
+    try {
+      migrateStep(db, version);
+    } finally {
+      db.pragma(`foreign_keys = ${foreignKeys ? 'ON' : 'OFF'}`);
+    }
   }
   return from;
+}
+
+function migrateStep(db: Database.Database, version: number): void {
+  db.transaction(() => {
+    db.exec(MIGRATIONS[version]!);
+    if ((db.pragma('foreign_key_check') as unknown[]).length > 0) throw new Error(`history migration ${version + 1} broke a reference between tables`);
+    // PRAGMAs take no bound parameters; both values are integers we control.
+    db.pragma(`user_version = ${version + 1}`);
+    db.pragma(`application_id = ${APPLICATION_ID}`);
+  }).immediate();
 }

@@ -1,10 +1,13 @@
 // What the history counts traffic by: an application (program name and executable path),
-// the user it ran as, and the interface — and the counts kept for each such key.
+// the user it ran as, and the interface — or, with `--by host`, the subscriber and the
+// interface — and the counts kept for each such key.
 
 import type { ProcessInfo } from '../attribute/types.js';
 
 /** Traffic no process was found for: docs/design.md's "unknown", one application in the history. */
 export const UNKNOWN_APP = '(unknown)';
+/** The application of a subscriber's traffic (`--by host`): no program, one host. */
+export const SUBSCRIBER_APP = '(subscriber)';
 
 export interface UsageKey {
   /** Program name (/proc/PID/comm), or UNKNOWN_APP. */
@@ -14,6 +17,8 @@ export interface UsageKey {
   /** User name (from one uid → name table), else the uid as text; '' when unknown. */
   user: string;
   interface: string;
+  /** `--by host`: the subscriber (attribute/subscribers.ts); absent for a program's traffic. */
+  host?: string;
 }
 
 export interface UsageCounts {
@@ -41,6 +46,7 @@ export type UserNameOf = (uid: number) => string | undefined;
  */
 export function usageKeyOf(owner: ProcessInfo | undefined, interfaceName: string, userName?: UserNameOf): UsageKey {
   if (!owner) return { app: UNKNOWN_APP, exe: '', user: '', interface: interfaceName };
+  if (owner.host !== undefined) return { app: SUBSCRIBER_APP, exe: '', user: '', interface: interfaceName, host: owner.host };
   const named = owner.uid === null ? undefined : userName?.(owner.uid);
   const user = named ?? owner.user ?? (owner.uid === null ? '' : String(owner.uid));
   return { app: owner.name, exe: owner.exe ?? '', user, interface: interfaceName };
@@ -48,7 +54,7 @@ export function usageKeyOf(owner: ProcessInfo | undefined, interfaceName: string
 
 /** One string per key, for maps. */
 export function usageKeyText(key: UsageKey): string {
-  return JSON.stringify([key.app, key.exe, key.user, key.interface]);
+  return JSON.stringify([key.app, key.exe, key.user, key.interface, key.host ?? '']);
 }
 
 export function zeroCounts(): UsageCounts {

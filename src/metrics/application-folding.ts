@@ -34,10 +34,46 @@ export interface FoldedApplications {
 
 const appKey = (t: { app: string; exe: string }) => JSON.stringify([t.app, t.exe]);
 
-export class ApplicationFolding {
+/**
+ * The places of one daemon run: at most `limit` keys are ever named, the heaviest with
+ * bytes first, and a named key stays named. Applications and subscribers (`--by host`,
+ * subscriber-metrics.ts) are both bounded by it.
+ */
+export class NamedPlaces {
   private readonly named = new Set<string>();
 
-  constructor(private readonly topApplications: number) {}
+  constructor(readonly limit: number) {}
+
+  has(key: string): boolean {
+    return this.named.has(key);
+  }
+
+  get size(): number {
+    return this.named.size;
+  }
+
+  /** Gives the free places to the heaviest keys with bytes not named yet; returns how many with bytes stay unnamed (folded). */
+  admit(bytes: ReadonlyMap<string, number>): number {
+    const free = this.limit - this.named.size;
+    if (free > 0) {
+      const candidates = [...bytes.entries()]
+        .filter(([key, b]) => b > 0 && !this.named.has(key))
+        .sort(([ka, a], [kb, b]) => b - a || (ka < kb ? -1 : 1))
+        .slice(0, free);
+      for (const [key] of candidates) this.named.add(key);
+    }
+    let folded = 0;
+    for (const [key, b] of bytes) if (b > 0 && !this.named.has(key)) folded++;
+    return folded;
+  }
+}
+
+export class ApplicationFolding {
+  private readonly named: NamedPlaces;
+
+  constructor(topApplications: number) {
+    this.named = new NamedPlaces(topApplications);
+  }
 
   /** `totals`: the meter's cumulative totals per application, user and interface (usageTotals()). */
   fold(totals: readonly UsageTotal[]): FoldedApplications {
@@ -47,11 +83,9 @@ export class ApplicationFolding {
       const key = appKey(t);
       bytes.set(key, (bytes.get(key) ?? 0) + t.sentBytes + t.receivedBytes);
     }
-    this.nameNew(bytes);
+    const folded = this.named.admit(bytes);
 
     const series = new Map<string, ApplicationSeries>();
-    let folded = 0;
-    for (const [key, b] of bytes) if (b > 0 && !this.named.has(key)) folded++;
     for (const t of totals) {
       const own = t.app === UNKNOWN_APP || this.named.has(appKey(t));
       const labels = own ? { app: t.app, exe: t.exe, user: t.user, interface: t.interface } : { app: OTHER_APP, exe: '', user: '', interface: t.interface };
@@ -61,16 +95,5 @@ export class ApplicationFolding {
       addCounts(s, t);
     }
     return { series: [...series.values()], folded, named: this.named.size };
-  }
-
-  /** Gives the free places to the heaviest applications with bytes not named yet. */
-  private nameNew(bytes: Map<string, number>): void {
-    const free = this.topApplications - this.named.size;
-    if (free <= 0) return;
-    const candidates = [...bytes.entries()]
-      .filter(([key, b]) => b > 0 && !this.named.has(key))
-      .sort(([ka, a], [kb, b]) => b - a || (ka < kb ? -1 : 1))
-      .slice(0, free);
-    for (const [key] of candidates) this.named.add(key);
   }
 }

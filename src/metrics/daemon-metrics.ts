@@ -11,7 +11,7 @@ import type { HistoryDb } from '../history/database.js';
 import { ConfigError } from '../history/config.js';
 import { UsageError } from '../cli/usage-error.js';
 import type { NetmeterConfig } from '../config/config-file.js';
-import { parseListenAddress } from './metrics-config.js';
+import { parseListenAddress, type SubscriberMetricsConfig } from './metrics-config.js';
 import { MetricsServer, planMetricsServer, type MetricsServerPlan } from './metrics-server.js';
 import { SessionMetrics, type BillingReading, type SessionMetricsSource } from './session-metrics.js';
 
@@ -35,6 +35,7 @@ export interface DaemonMetricsSources {
   history: () => HistoryConfig;
   speedtest: () => SpeedtestConfig;
   topApplications: number;
+  subscribers?: SubscriberMetricsConfig;
   /** Wall clock, milliseconds. */
   now: () => number;
 }
@@ -44,6 +45,7 @@ export async function startDaemonMetrics(plan: MetricsServerPlan, sources: Daemo
   const server = new MetricsServer(plan);
   const metrics = new SessionMetrics(sources.session, server.registry, {
     topApplications: sources.topApplications,
+    ...(sources.subscribers ? { subscribers: sources.subscribers } : {}),
     billing: () => {
       try {
         return billingReading(sources.db, sources.history(), Math.floor(sources.now() / 1000));

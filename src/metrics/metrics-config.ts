@@ -18,12 +18,23 @@ export interface MetricsConfig {
   topApplications: number;
   basicAuth?: { user: string; passwordFile: string };
   tls?: { certFile: string; keyFile: string };
+  /** `daemon --by host`: whether subscribers get series of their own, and at most how many. */
+  subscribers: SubscriberMetricsConfig;
+}
+
+export interface SubscriberMetricsConfig {
+  enabled: boolean;
+  /** Subscribers given series of their own in one daemon run; the rest are host="other". */
+  max: number;
 }
 
 export const DEFAULT_TOP_APPLICATIONS = 20;
-export const DEFAULT_METRICS_CONFIG: MetricsConfig = { topApplications: DEFAULT_TOP_APPLICATIONS };
+export const DEFAULT_MAX_SUBSCRIBERS = 1000;
+export const MAX_SUBSCRIBERS_LIMIT = 100_000;
+export const DEFAULT_METRICS_CONFIG: MetricsConfig = { topApplications: DEFAULT_TOP_APPLICATIONS, subscribers: { enabled: false, max: DEFAULT_MAX_SUBSCRIBERS } };
 
-const KEYS = ['listen', 'topApplications', 'basicAuth', 'tls'];
+const KEYS = ['listen', 'topApplications', 'basicAuth', 'tls', 'subscribers'];
+const SUBSCRIBER_LIKE = '{"enabled": true, "max": 1000}';
 const EXAMPLE = '{"listen": "127.0.0.1:9417", "topApplications": 20}';
 
 /** Checks a parsed `metrics` section; `where` starts every error message. */
@@ -44,6 +55,7 @@ export function parseMetricsConfig(value: unknown, where: string): MetricsConfig
     }
     config.topApplications = n;
   }
+  if (value.subscribers !== undefined) config.subscribers = parseSubscriberMetrics(value.subscribers, where);
   if (value.basicAuth !== undefined) {
     const auth = value.basicAuth;
     const like = '{"user": "prometheus", "passwordFile": "/etc/netmeter/metrics-password"}';
@@ -64,6 +76,18 @@ export function parseMetricsConfig(value: unknown, where: string): MetricsConfig
     config.tls = { certFile: path(where, 'tls.certFile', tls.certFile), keyFile: path(where, 'tls.keyFile', tls.keyFile) };
   }
   return config;
+}
+
+function parseSubscriberMetrics(value: unknown, where: string): SubscriberMetricsConfig {
+  if (!isObject(value)) throw new ConfigError(`${where}: subscribers must be an object like ${SUBSCRIBER_LIKE}`);
+  const unknown = Object.keys(value).find((k) => k !== 'enabled' && k !== 'max');
+  if (unknown !== undefined) throw new ConfigError(`${where}: unknown subscribers setting '${unknown}' (known: enabled, max)`);
+  if (value.enabled !== undefined && typeof value.enabled !== 'boolean') throw new ConfigError(`${where}: subscribers.enabled must be true or false (got ${showValue(value.enabled)})`);
+  const max = value.max ?? DEFAULT_MAX_SUBSCRIBERS;
+  if (typeof max !== 'number' || !Number.isInteger(max) || max < 1 || max > MAX_SUBSCRIBERS_LIMIT) {
+    throw new ConfigError(`${where}: subscribers.max must be a whole number from 1 to ${MAX_SUBSCRIBERS_LIMIT} (got ${showValue(max)})`);
+  }
+  return { enabled: value.enabled === true, max };
 }
 
 /**

@@ -1,5 +1,5 @@
 // The capture session's numbers as Prometheus metrics (names in docs/fleet/README.md):
-// per application the folded usage counters, per interface the kernel's counters beside
+// per application (and, with --by host, per subscriber) the folded usage counters, per interface the kernel's counters beside
 // what was captured, unknown and other, the capture's drops, active connections, and the
 // billing period. Everything is read from the session when Prometheus scrapes (collect
 // callbacks), once per scrape: nothing is done per packet.
@@ -9,6 +9,8 @@ import type { Traffic } from '../account/counters.js';
 import type { InterfaceReading } from '../session/capture-session.js';
 import { UNKNOWN_APP, type UsageTotal } from '../history/usage-key.js';
 import { ApplicationFolding, type FoldedApplications } from './application-folding.js';
+import { registerSubscriberMetrics, SubscriberFolding, type FoldedSubscribers } from './subscriber-metrics.js';
+import { DEFAULT_METRICS_CONFIG, type SubscriberMetricsConfig } from './metrics-config.js';
 
 /** The billing period as the history has it (undefined: no price nor quota configured). */
 export interface BillingReading {
@@ -38,17 +40,21 @@ export interface SessionMetricsSource {
 /** One scrape's reading of the session: every collector of the scrape sees the same one. */
 interface Reading {
   applications: FoldedApplications;
+  subscribers: FoldedSubscribers;
   unknown: Map<string, { sent: number; received: number }>;
 }
 
 export interface SessionMetricsOptions {
   topApplications: number;
+  /** `--by host`: subscribers' series (default: not enabled, all host="other"). */
+  subscribers?: SubscriberMetricsConfig;
   /** The billing period now; undefined when nothing is billed. Read once per scrape. */
   billing?: () => BillingReading | undefined;
 }
 
 export class SessionMetrics {
   private readonly folding: ApplicationFolding;
+  private readonly subscriberFolding: SubscriberFolding;
   private reading: Reading | undefined;
   private billing: { value: BillingReading | undefined } | undefined;
 
@@ -58,7 +64,9 @@ export class SessionMetrics {
     private readonly options: SessionMetricsOptions,
   ) {
     this.folding = new ApplicationFolding(options.topApplications);
+    this.subscriberFolding = new SubscriberFolding(options.subscribers ?? DEFAULT_METRICS_CONFIG.subscribers);
     this.registerApplications(registry);
+    registerSubscriberMetrics(registry, () => this.read().subscribers, this.subscriberFolding.limit);
     this.registerInterfaces(registry);
     this.registerBilling(registry);
   }
@@ -80,7 +88,11 @@ export class SessionMetrics {
       u.received += t.receivedBytes;
       unknown.set(t.interface, u);
     }
-    this.reading = { applications: this.folding.fold(totals), unknown };
+    // A subscriber's traffic (--by host) is in the subscriber series, a program's in the
+    // application series: together they still add up to the meter's totals.
+    const programs = totals.filter((t) => t.host === undefined);
+    const subscribers = totals.filter((t) => t.host !== undefined);
+    this.reading = { applications: this.folding.fold(programs), subscribers: this.subscriberFolding.fold(subscribers), unknown };
     // prom-client runs every collector of one scrape before any promise settles, so the
     // reading lasts exactly that scrape even for a caller that never calls beginScrape().
     queueMicrotask(() => (this.reading = undefined));

@@ -5,7 +5,9 @@ import { formatBytes } from './units.js';
 import type { BillingSummary, CostBasis, HistoryReport, ReportRow } from '../history/report-document.js';
 import type { Dimension } from '../history/queries.js';
 import { drawBar, graphLegend } from './usage-graph.js';
-import { UNKNOWN_APP } from '../history/usage-key.js';
+import { SUBSCRIBER_APP, UNKNOWN_APP } from '../history/usage-key.js';
+import type { SubscriberBilling } from '../history/subscriber-billing.js';
+import { addDays, formatDay } from '../history/calendar.js';
 
 export interface TableOptions {
   graph: boolean;
@@ -16,6 +18,7 @@ export interface TableOptions {
 const HEADINGS: Record<Dimension, string[]> = {
   app: ['APPLICATION', 'PATH'],
   user: ['USER'],
+  host: ['SUBSCRIBER'],
   interface: ['INTERFACE'],
   day: ['DAY'],
   hour: ['HOUR'],
@@ -25,6 +28,7 @@ const HEADINGS: Record<Dimension, string[]> = {
 const BY_TEXT: Record<Dimension, string> = {
   app: 'by application',
   user: 'by user',
+  host: 'by subscriber',
   interface: 'by interface',
   day: 'by day',
   hour: 'by hour',
@@ -35,9 +39,12 @@ function labels(row: ReportRow, by: Dimension): string[] {
   switch (by) {
     case 'app':
       // A path netmeter could not read (owner-joins.ts says when and why) is said to be so.
-      return [row.app ?? '', shorten(row.exe ?? (row.app === UNKNOWN_APP ? '' : '(not read)'), 48)];
+      // Unknown traffic and the subscribers' (--by host) have no program to have a path.
+      return [row.app ?? '', shorten(row.exe ?? (row.app === UNKNOWN_APP || row.app === SUBSCRIBER_APP ? '' : '(not read)'), 48)];
     case 'user':
       return [row.user ?? '(unknown)'];
+    case 'host':
+      return [row.host ?? '(no subscriber)'];
     case 'interface':
       return [row.interface ?? ''];
     default:
@@ -94,6 +101,7 @@ export function renderHistoryTable(report: HistoryReport, options: TableOptions)
     }
   }
   if (report.billing) out.push('', ...renderBilling(report.billing));
+  if (report.subscriberBilling) out.push('', ...renderSubscriberBilling(report.subscriberBilling));
   return `${out.join('\n')}\n`;
 }
 
@@ -123,9 +131,26 @@ function renderBilling(b: BillingSummary): string[] {
   return lines;
 }
 
+/** One line per planned subscriber: its billing period's use against its own quota and price. */
+function renderSubscriberBilling(list: SubscriberBilling[]): string[] {
+  if (list.length === 0) return ['Subscribers (history setting "subscribers"): none with traffic this billing period.'];
+  const first = list[0]!;
+  const w = Math.max(...list.map((b) => b.host.length));
+  const lines = [`Subscribers' billing period ${formatDay(first.periodStart)} to ${formatDay(addDays(first.periodEnd, -1))} (captured traffic):`];
+  for (const b of list) {
+    const money = (n: number) => formatMoney(n, b.currency);
+    const quota = b.quotaBytes !== undefined ? ` of ${formatBytes(b.quotaBytes)} (${b.quotaUsedPercent!.toFixed(1)}%)` : '';
+    const cost = b.cost !== undefined ? `, cost ${money(b.cost)}` : '';
+    const over = b.projectedOverQuota ? ' (over the quota)' : '';
+    lines.push(`  ${b.host.padEnd(w)}  used ${formatBytes(b.usedBytes)}${quota}${cost}; projected ${formatBytes(b.projectedBytes)}${over}`);
+  }
+  return lines;
+}
+
 const CSV_LABELS: Record<Dimension, Array<keyof ReportRow>> = {
   app: ['app', 'exe'],
   user: ['user'],
+  host: ['host'],
   interface: ['interface'],
   day: ['day'],
   hour: ['hour'],

@@ -8,6 +8,8 @@ import type { ProcessInfo, Protocol } from '../attribute/types.js';
 import { OtherReason } from '../decode/decoded-packet.js';
 
 export interface ProcessUsage {
+  /** `--by host`: the subscriber (address or IPv6 prefix) this row is; pid is then null and name the host. */
+  host?: string;
   pid: number | null;
   name: string;
   cmdline: string;
@@ -37,6 +39,8 @@ export interface ConnectionUsage {
   remotePort: number;
   pid: number | null;
   name: string | null;
+  /** `--by host`: the local end's subscriber. */
+  host?: string;
   sentBytes: number;
   receivedBytes: number;
   sentPackets: number;
@@ -79,6 +83,8 @@ export interface InterfaceUsage {
 
 export interface UsageReport {
   version: 1;
+  /** `--by host`: the rows of `processes` are subscribers (docs/design.md, JSON contracts). */
+  by?: 'host';
   source: { kind: 'live' | 'pcap' | 'pcapng'; path?: string; interfaces: string[]; packets: number; bytes: number; error?: string };
   /** Seconds covered: first to last packet in a replay, the run so far live. */
   durationSeconds: number;
@@ -158,7 +164,8 @@ export function buildUsageReport(meter: Meter, source: ReportSource, rateSeconds
   }
   const rate = (bytes: number) => (rateSeconds > 0 ? bytes / rateSeconds : 0);
   const processes: ProcessUsage[] = [...byProcess.values()].map(({ process, traffic }) => ({
-    pid: process.pid,
+    ...(process.host !== undefined ? { host: process.host } : {}),
+    pid: process.host !== undefined ? null : process.pid,
     name: process.name,
     cmdline: process.cmdline,
     user: process.user,
@@ -224,8 +231,9 @@ function connectionUsage(record: ConnectionRecord): ConnectionUsage {
     localPort: record.localPort,
     remoteAddress: record.remoteAddress,
     remotePort: record.remotePort,
-    pid: record.owner?.pid ?? null,
+    pid: record.owner?.host !== undefined ? null : (record.owner?.pid ?? null),
     name: record.owner?.name ?? null,
+    ...(record.owner?.host !== undefined ? { host: record.owner.host } : {}),
     sentBytes: record.sent.bytes,
     receivedBytes: record.received.bytes,
     sentPackets: record.sent.packets,

@@ -1,5 +1,5 @@
-// Plain-text tables of a usage report, for replays, pipes and cron: per process when
-// process data exists, per connection otherwise, then the unknown/other/total lines.
+// Plain-text tables of a usage report, for replays, pipes and cron: per subscriber with
+// --by host, per process when process data exists, per connection otherwise, then the unknown/other/total lines.
 
 import type { ConnectionUsage, ProcessUsage, UsageReport } from './usage-report.js';
 import { formatBytes } from './units.js';
@@ -26,7 +26,10 @@ export function renderUsageTable(report: UsageReport, options: TableOptions): st
     formatBytes(r.sentBytes + r.receivedBytes),
   ];
   let rows: string[][];
-  if (report.processes.length > 0) {
+  if (report.by === 'host') {
+    // --by host: a row per subscriber (no pid, user or program to show).
+    rows = [['SUBSCRIBER', ...header], ...bySort(report.processes).map((p: ProcessUsage) => [p.host ?? p.name, ...amounts(p)])];
+  } else if (report.processes.length > 0) {
     rows = [['PID', 'USER', 'PROGRAM', ...header], ...bySort(report.processes).map((p: ProcessUsage) => [String(p.pid ?? '-'), p.user ?? '-', programText(p), ...amounts(p)])];
   } else {
     rows = [['PROTO', 'LOCAL', 'REMOTE', ...header], ...bySort(report.connections).map((c: ConnectionUsage) => [c.protocol, endpoint(c.localAddress, c.localPort), endpoint(c.remoteAddress, c.remotePort), ...amounts(c)])];

@@ -20,9 +20,12 @@ import { MeterTotals } from '../history/meter-totals.js';
 import type { UsageTotal } from '../history/usage-key.js';
 import { buildUsageReport, connectionKey, type IntervalUsage, type UsageReport } from '../present/usage-report.js';
 import type { Clock } from '../clock.js';
+import { SubscriberAttribution } from '../attribute/subscribers.js';
 
 /** Connections quiet this long leave the flow table; their bytes stay with their owners. */
 export const IDLE_CONNECTION_SECONDS = 300;
+/** `--by host`: seconds of capture before judging whether subscribers can be told apart. */
+const ADVICE_AFTER_SECONDS = 5;
 
 export interface CaptureSessionOptions {
   /** Devices the user named; empty: the default set, followed as interfaces come and go. */
@@ -31,6 +34,11 @@ export interface CaptureSessionOptions {
   filter?: string;
   promisc?: boolean;
   localCidrs: Cidr[];
+  /**
+   * `--by host`: count per subscriber (the local end's address, or its IPv6 prefix of this
+   * length) instead of per process (attribute/subscribers.ts).
+   */
+  byHost?: { ipv6Prefix: number };
   /** Every packet its own batch entry (record writes them out); otherwise coalesced per flow. */
   everyPacket?: boolean;
   /** Seconds between ticks; undefined: no timer, the caller calls tick(). */
@@ -111,6 +119,10 @@ interface DeviceCapture {
 export class CaptureSession {
   readonly meter: Meter;
   readonly attribution: SessionAttribution;
+  /** With `byHost`: who the meter credits, and what it saw of the subscribers. */
+  readonly subscribers: SubscriberAttribution | undefined;
+  /** Whether the advice on where to capture was given (it is given once). */
+  private advised = false;
   /** Settles when the capture ends by itself: a named device failed. */
   readonly ended: Promise<void>;
   private readonly captures = new Map<string, DeviceCapture>();
@@ -155,7 +167,8 @@ export class CaptureSession {
       },
       options.localCidrs,
     );
-    this.meter = meter = new Meter(this.attribution);
+    this.subscribers = options.byHost ? new SubscriberAttribution(this.attribution, options.localCidrs, options.byHost.ipv6Prefix) : undefined;
+    this.meter = meter = new Meter(this.subscribers ?? this.attribution);
     this.usage = new MeterTotals(this.meter, { drainRetired: !options.keepRetired });
     this.ended = new Promise<void>((resolve) => (this.endSession = resolve));
     this.startedAt = this.lastTickAt = this.lastReportAt = io.clock.monotonic();
@@ -188,6 +201,7 @@ export class CaptureSession {
       throw error;
     }
     if (devices.length === 0) options.onNotice?.('no interface is up with an address yet; capturing each one as it comes up');
+    if (options.byHost && options.localCidrs.length === 0) session.adviseOnCapture();
     // The first reading is where the kernel counters start from.
     await session.readCounters();
     session.attribution.startPeriodicRefresh();
@@ -229,7 +243,18 @@ export class CaptureSession {
     this.meter.retireIdle(tick.wallMs / 1000 - IDLE_CONNECTION_SECONDS);
     await this.readCounters();
     if (this.options.interfaces.length === 0) this.followDefaultInterfaces();
+    // A few seconds of traffic first: a router's own packets alone at the start say nothing.
+    if (tick.elapsedSeconds >= ADVICE_AFTER_SECONDS) this.adviseOnCapture();
     for (const listener of this.listeners) await listener(tick);
+  }
+
+  /** Says once, when the subscribers seen so far say so, that the capture cannot tell them apart. */
+  private adviseOnCapture(): void {
+    if (this.advised || !this.subscribers) return;
+    const advice = this.subscribers.captureAdvice();
+    if (advice === undefined) return;
+    this.advised = true;
+    this.options.onNotice?.(advice);
   }
 
   /** Reads every captured device's kernel counters (at start, each tick, and before a last report). */
@@ -310,6 +335,7 @@ export class CaptureSession {
       if (entry && dropped > 0) entry.droppedPackets = dropped;
     }
     report.durationSeconds = (now - this.startedAt) / 1000;
+    if (this.subscribers) report.by = 'host';
     if (!options.wholeRun) report.interval = intervalOf(report.totals, this.lastTotals, seconds);
     this.lastTotals = report.totals;
     return report;
