@@ -21,7 +21,7 @@ as_root() {
 packages="libpcap-dev build-essential python3"
 mode=live
 case "${1:-}" in
-  test) mode=test; shift; packages="$packages tcpdump tshark iproute2 tmux nethogs dnsmasq-base dnsutils prometheus nginx-light openssl" ;;
+  test) mode=test; shift; packages="$packages tcpdump tshark iproute2 tmux nethogs dnsmasq-base dnsutils prometheus nginx-light openssl iptables" ;;
   live) shift ;;
 esac
 
