@@ -158,6 +158,23 @@ test('the processes table lists every process, exited ones marked, with rates an
   app.unmount();
 });
 
+test('--by host: the processes view lists subscribers, with no pid or user column', async () => {
+  const report: UsageReport = {
+    ...laptopReport(),
+    by: 'host',
+    processes: [
+      processUsage({ pid: null as unknown as number, host: '198.18.1.2', name: '198.18.1.2', cmdline: '', user: null, sentRate: 2000, receivedRate: 90_000 }),
+      processUsage({ pid: null as unknown as number, host: 'fd00:1:0:3::/64', name: 'fd00:1:0:3::/64', cmdline: '', user: null, sentRate: 100, receivedRate: 500 }),
+    ],
+  };
+  const { app, screen } = await start({ report, elapsedSeconds: 65, intervalSeconds: 1 }, { columns: 100 });
+  assert.match(lineWith(screen(), 'SUBSCRIBER'), /^SUBSCRIBER +UPLOAD▼ +DOWNLOAD▼ +SENT +RECEIVED$/);
+  assert.ok(!screen().includes('PID'), 'no pid column');
+  assert.match(lineWith(screen(), '198.18.1.2'), /^198\.18\.1\.2 +1\.95 KiB\/s +87\.9 KiB\/s/);
+  assert.match(lineWith(screen(), 'fd00:1:0:3::/64'), /^fd00:1:0:3::\/64 +100 B\/s +500 B\/s/);
+  app.unmount();
+});
+
 test('u, d and t sort by upload, download and total rate, descending', async () => {
   const { app, screen, press } = await start();
   assert.deepEqual(pidOrder(screen()), [2001, 1500, 2002, 600, 3100], 'total rate by default');

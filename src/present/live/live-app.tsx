@@ -118,7 +118,7 @@ export function LiveApp({ feed, onQuit, onPauseChange, initialState, ownersFrom,
   } else if (state.view === 'processes') {
     const processes = processRows(report, options);
     const selected = processes[selectedIndex(state, processes)];
-    body = <ProcessTable rows={processes} settings={settings} selectedKey={selected?.key ?? null} />;
+    body = <ProcessTable rows={processes} settings={settings} selectedKey={selected?.key ?? null} bySubscriber={report.by === 'host'} />;
   } else if (state.view === 'applications') {
     body = <ApplicationTable rows={applicationRows(report, options)} settings={settings} />;
   } else if (state.view === 'connections') {

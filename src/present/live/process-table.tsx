@@ -9,7 +9,9 @@ import type { TableSettings } from './table.js';
 import { Table } from './table.js';
 import type { ProcessRow } from './view-rows.js';
 
-export function processColumns(settings: TableSettings, pidWidth: number): ColumnSpec[] {
+/** bySubscriber (`--by host`): each row is a subscriber, which has no pid or user. */
+export function processColumns(settings: TableSettings, pidWidth: number, bySubscriber = false): ColumnSpec[] {
+  if (bySubscriber) return [{ id: 'program', title: 'SUBSCRIBER', width: 16, flex: true }, ...amountColumns(settings.measure, settings.sort, 2)];
   return [
     { id: 'pid', title: 'PID', width: pidWidth, align: 'right' },
     { id: 'user', title: 'USER', width: 8, dropRank: 1 },
@@ -19,9 +21,9 @@ export function processColumns(settings: TableSettings, pidWidth: number): Colum
   ];
 }
 
-export function ProcessTable({ rows, settings, selectedKey }: { rows: ProcessRow[]; settings: TableSettings; selectedKey: string | null }) {
+export function ProcessTable({ rows, settings, selectedKey, bySubscriber = false }: { rows: ProcessRow[]; settings: TableSettings; selectedKey: string | null; bySubscriber?: boolean }) {
   const pidWidth = contentWidth('PID', rows.map((p) => pidText(p.pid)), 7);
-  const columns = fitColumns(processColumns(settings, pidWidth), settings.width);
+  const columns = fitColumns(processColumns(settings, pidWidth, bySubscriber), settings.width);
   return (
     <Table
       columns={columns}
