@@ -275,7 +275,7 @@ function taskCpuNs(pid: string, tid: string): number {
  * threads (named nm-capture) and the rest of its threads (V8's GC helpers, libuv's pool,
  * worker threads such as netmeter's /proc reader).
  */
-function treeCpuNs(root: number): { ns: number; rootNs: number; rootThreads: ThreadSplit; processes: number; wakeups: number } {
+function treeCpuNs(root: number): { ns: number; rootNs: number; rootThreads: ThreadSplit; rootThreadWakeups: ThreadSplit; processes: number; wakeups: number } {
   const parent = new Map<number, number>();
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
@@ -302,6 +302,8 @@ function treeCpuNs(root: number): { ns: number; rootNs: number; rootThreads: Thr
   let wakeups = 0;
   let processes = 0;
   const rootThreads: ThreadSplit = { main: 0, capture: 0, other: 0 };
+  // The root's threads' sleeps (voluntary switches), by the same split: which thread wakes how often.
+  const rootThreadWakeups: ThreadSplit = { main: 0, capture: 0, other: 0 };
   for (const pid of tree) {
     let tids: string[];
     try {
@@ -316,19 +318,27 @@ function treeCpuNs(root: number): { ns: number; rootNs: number; rootThreads: Thr
       const ns = taskCpuNs(String(pid), tid);
       total += ns;
       if (pid !== root) continue;
-      if (tid === String(pid)) rootThreads.main += ns;
-      else if (threadName(pid, tid) === 'nm-capture') rootThreads.capture += ns;
-      else rootThreads.other += ns;
+      const part: keyof ThreadSplit = tid === String(pid) ? 'main' : threadName(pid, tid) === 'nm-capture' ? 'capture' : 'other';
+      rootThreads[part] += ns;
+      rootThreadWakeups[part] += taskSleeps(pid, tid);
     }
   }
   const rootNs = rootThreads.main + rootThreads.capture + rootThreads.other;
-  return { ns: total, rootNs, rootThreads, processes, wakeups };
+  return { ns: total, rootNs, rootThreads, rootThreadWakeups, processes, wakeups };
 }
 
 interface ThreadSplit {
   main: number;
   capture: number;
   other: number;
+}
+
+function taskSleeps(pid: number, tid: string): number {
+  try {
+    return Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0; // ended meanwhile
+  }
 }
 
 function threadName(pid: number, tid: string): string {
@@ -439,6 +449,8 @@ interface Sample {
   cpuPercent: number;
   /** Times the main threads of the tool's processes went to sleep, per packet. */
   wakeupsPerPacket: number;
+  /** netmeter: how often each part of it went to sleep, per second of the window. */
+  threadWakeupsPerSecond: ThreadSplit;
   /** Busy CPU of the whole machine (every process, kernel, softirq) per packet. */
   systemNsPerPacket: number;
   /** tcpreplay's CPU in the window, % of one core (the kernel's receive path runs in it). */
@@ -472,7 +484,7 @@ async function runOnce(tool: Tool, rate: string, rep: number): Promise<Sample[]>
   const stdout = collect(child?.stdout);
   const stderr = collect(child?.stderr);
   const pid = child?.pid ?? 0; // `ip netns exec` execs the command: same pid
-  const cpuOf = (): ReturnType<typeof treeCpuNs> => (child ? treeCpuNs(pid) : { ns: 0, rootNs: 0, rootThreads: { main: 0, capture: 0, other: 0 }, processes: 0, wakeups: 0 });
+  const cpuOf = (): ReturnType<typeof treeCpuNs> => (child ? treeCpuNs(pid) : { ns: 0, rootNs: 0, rootThreads: { main: 0, capture: 0, other: 0 }, rootThreadWakeups: { main: 0, capture: 0, other: 0 }, processes: 0, wakeups: 0 });
   await sleep(startupS * 1000);
   if (child && child.exitCode !== null) throw new Error(`${tool.name} exited during start-up: ${stderr().trim()}`);
 
@@ -541,6 +553,11 @@ async function runOnce(tool: Tool, rate: string, rep: number): Promise<Sample[]>
       },
       cpuPercent: (cpuNs / 1e9 / seconds) * 100,
       wakeupsPerPacket: (to.cpu.wakeups - from.cpu.wakeups) / windowPackets,
+      threadWakeupsPerSecond: {
+        main: (to.cpu.rootThreadWakeups.main - from.cpu.rootThreadWakeups.main) / seconds,
+        capture: (to.cpu.rootThreadWakeups.capture - from.cpu.rootThreadWakeups.capture) / seconds,
+        other: (to.cpu.rootThreadWakeups.other - from.cpu.rootThreadWakeups.other) / seconds,
+      },
       systemNsPerPacket: (to.system - from.system) / windowPackets,
       senderPercent: (senderNs / 1e9 / seconds) * 100,
       // Tick-based accounting can make this slightly negative on an idle machine.
@@ -570,6 +587,8 @@ const int = (n: number) => Math.round(n).toLocaleString('en');
 /** ", event loop M + capture C + other threads O" where the tool has netmeter's capture thread, else "". */
 const threadSplitText = (t: ThreadSplit) =>
   t.capture > 0 ? `, event loop ${int(t.main)} + capture ${int(t.capture)} + other threads ${int(t.other)}` : '';
+/** "event loop / capture / other" wake-ups per second, for netmeter (which has capture threads). */
+const wakeupsText = (t: ThreadSplit) => `${int(t.main)} / ${int(t.capture)} / ${int(t.other)}`;
 
 setUpNetwork();
 const framesInFile = writeUdpCapture(pcapPath);
@@ -607,7 +626,8 @@ for (let rep = 1; rep <= runs; rep++) {
         process.stderr.write(
           `run ${rep} ${rate} ${tool.name} (${s.window} window): ${int(s.achievedPps)} pkt/s in window, ${s.cpuNsPerPacket.toFixed(0)} ns/pkt ` +
             `(main process ${s.mainCpuNsPerPacket.toFixed(0)}${threadSplitText(s.threadsNsPerPacket)}), ${s.cpuPercent.toFixed(1)} % CPU (${s.processes} proc), ` +
-            `${s.wakeupsPerPacket.toFixed(3)} sleeps/pkt, ` +
+            `${s.wakeupsPerPacket.toFixed(3)} sleeps/pkt` +
+            `${s.threadsNsPerPacket.capture > 0 ? ` (wake-ups/s event loop / capture / other ${wakeupsText(s.threadWakeupsPerSecond)})` : ''}, ` +
             `tcpreplay ${s.senderPercent.toFixed(0)} %, other load ${s.otherPercent.toFixed(0)} %, crossed ${int(s.crossed)}, ` +
             `counted ${s.counted === undefined ? '-' : int(s.counted)}, lost ${s.lost === undefined ? '-' : int(s.lost)}` +
             `${s.toolDropped ? `, tool-reported drops ${int(s.toolDropped)}` : ''}; tcpreplay ${int(s.tcpreplaySent ?? 0)} sent at ${int(s.tcpreplayPps ?? 0)} pps` +
@@ -641,7 +661,7 @@ const windowTitles: Record<WindowName, string> = {
 };
 for (const window of steadyS > 0 ? (['start', 'steady'] as const) : (['start'] as const)) {
   out += `\n${windowTitles[window]}\n\n`;
-  out += '| tool | rate target / achieved (packets/s) | tool CPU ns/packet | tool CPU % of one core | sleeps/packet | packets lost (median; per run) | tcpreplay / other load, % of a core |\n|---|---:|---:|---:|---:|---|---:|\n';
+  out += "| tool | rate target / achieved (packets/s) | tool CPU ns/packet | tool CPU % of one core | sleeps/packet | netmeter's wake-ups/s: event loop / capture / other | packets lost (median; per run) | tcpreplay / other load, % of a core |\n|---|---:|---:|---:|---:|---:|---|---:|\n";
   for (const rate of rates) {
     for (const tool of tools) {
       const mine = samples.filter((s) => s.tool === tool.name && s.rate === rate && s.window === window);
@@ -671,7 +691,15 @@ for (const window of steadyS > 0 ? (['start', 'steady'] as const) : (['start'] a
       const none = tool.name === BASELINE;
       const cpuPercent = none ? '–' : median(mine.map((s) => s.cpuPercent)).toFixed(1);
       const sleeps = none ? '–' : median(mine.map((s) => s.wakeupsPerPacket)).toFixed(3);
-      out += `| ${tool.name} | ${target} / ${achieved} | ${none ? '–' : cpu} | ${cpuPercent} | ${sleeps} | ${lost} | ${load} |\n`;
+      const wakeups =
+        mine[0]!.threadsNsPerPacket.capture > 0
+          ? wakeupsText({
+              main: median(mine.map((s) => s.threadWakeupsPerSecond.main)),
+              capture: median(mine.map((s) => s.threadWakeupsPerSecond.capture)),
+              other: median(mine.map((s) => s.threadWakeupsPerSecond.other)),
+            })
+          : '–';
+      out += `| ${tool.name} | ${target} / ${achieved} | ${none ? '–' : cpu} | ${cpuPercent} | ${sleeps} | ${wakeups} | ${lost} | ${load} |\n`;
     }
   }
 }
