@@ -200,9 +200,9 @@ test('a read that finds nothing changed keeps the owners and re-checks no record
   assert.deepEqual(told, [undefined, undefined], 'no ends heard of: the reader must walk');
 });
 
-test('with the kernel\'s events, timed reads take only the TCP listeners; asked-for reads take the TCP tables', { skip: process.getuid?.() !== 0 && 'needs root (eBPF)' }, async (t) => {
+test('with the kernel\'s tracepoints alone, timed reads take only the TCP listeners; asked-for reads take the TCP tables', { skip: process.getuid?.() !== 0 && 'needs root (eBPF)' }, async (t) => {
   const asked: string[] = [];
-  const a = new LiveAttribution({ kernelEvents: KernelOwners.open, takeSnapshot: async (_fs, _ended, tcp) => (asked.push(tcp), snapshot(1, 1)), debounceMs: 0 });
+  const a = new LiveAttribution({ kernelEvents: (o) => KernelOwners.open(o, 'tracepoints'), takeSnapshot: async (_fs, _ended, tcp) => (asked.push(tcp), snapshot(1, 1)), debounceMs: 0 });
   t.after(() => a.close());
   if (a.connectEventsUnavailable) {
     t.skip(`kernel events unavailable here: ${a.connectEventsUnavailable}`);

@@ -4,7 +4,8 @@
 // name as code when the kernel refuses, libbpf's words in verifierLog); read() returns the
 // waiting events as one Buffer (or null), watch(onReady) calls onReady once when events
 // wait (on the event loop, through libuv: no timer, no thread), lost() counts the events the
-// full ring dropped, close() detaches. Also socketEventLayout, where each event holds what.
+// full ring dropped, close() detaches. Also socketEventLayout, where each event holds what,
+// and mountCgroup2/unmountCgroup2 for a mount namespace without a cgroup v2 mount.
 #include <node_api.h>
 #include <uv.h>
 
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stddef.h>
+#include <sys/mount.h>
 
 #include "napi_util.h"
 #include "socket_events.h"
@@ -247,6 +249,31 @@ static napi_value close_events(napi_env env, napi_callback_info info) {
   return undefined;
 }
 
+/* mountCgroup2(dir) mounts the cgroup v2 hierarchy there, unmountCgroup2(dir) takes it
+ * away (root only): for a mount namespace that shows none (`ip netns exec`), just long
+ * enough to attach the socket hooks to its root. */
+static napi_value cgroup2_mount(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], undefined;
+  bool *mounting = NULL;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&mounting));
+  char dir[256];
+  size_t length = 0;
+  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], dir, sizeof dir, &length) != napi_ok || length + 1 >= sizeof dir) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "dir must be a string");
+    return NULL;
+  }
+  int failed = *mounting ? mount("cgroup2", dir, "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) : umount2(dir, MNT_DETACH);
+  if (failed != 0) {
+    throw_errno(env, *mounting ? "mount the cgroup v2 hierarchy" : "unmount the cgroup v2 hierarchy", errno);
+    return NULL;
+  }
+  CHECK(napi_get_undefined(env, &undefined));
+  return undefined;
+}
+
+static bool MOUNTING = true, UNMOUNTING = false;
+
 napi_value socket_events_register(napi_env env, napi_value exports) {
   napi_property_descriptor methods[] = {
       {"read", NULL, read_events, NULL, NULL, NULL, napi_default, NULL},
@@ -283,5 +310,10 @@ napi_value socket_events_register(napi_env env, napi_value exports) {
     CHECK(napi_set_named_property(env, layout, fields[i].name, number));
   }
   CHECK(napi_set_named_property(env, exports, "socketEventLayout", layout));
+  napi_value mount_function, unmount_function;
+  CHECK(napi_create_function(env, "mountCgroup2", NAPI_AUTO_LENGTH, cgroup2_mount, &MOUNTING, &mount_function));
+  CHECK(napi_set_named_property(env, exports, "mountCgroup2", mount_function));
+  CHECK(napi_create_function(env, "unmountCgroup2", NAPI_AUTO_LENGTH, cgroup2_mount, &UNMOUNTING, &unmount_function));
+  CHECK(napi_set_named_property(env, exports, "unmountCgroup2", unmount_function));
   return exports;
 }

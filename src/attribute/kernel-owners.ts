@@ -18,7 +18,9 @@
 // its own), open() says why and attribution keeps to /proc.
 
 import { UserNames } from './proc/user-names.js';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { formatIpv4, formatIpv6, unmapIpv4 } from '../decode/address.js';
 import { loadNativeAddon, packagePath } from '../native-addon.js';
 import type { ProcessInfo, Protocol, SocketEntry } from './types.js';
@@ -193,6 +195,8 @@ export class KernelOwners {
     const addon = loaded.addon as {
       SocketEvents?: new (object: Buffer, cgroup: string | null) => SocketEventSource;
       socketEventLayout?: EventLayout;
+      mountCgroup2?: (dir: string) => void;
+      unmountCgroup2?: (dir: string) => void;
     };
     if (!addon.SocketEvents || !addon.socketEventLayout) return { unavailable: 'the native addon has no socket events' };
     if (inOwnPidNamespace()) return { unavailable: "netmeter runs in a PID namespace of its own, so the kernel's pids are not this /proc's" };
@@ -204,12 +208,15 @@ export class KernelOwners {
     }
     let hooksUnavailable = choice === 'tracepoints' ? 'turned off (NETMETER_KERNEL_EVENTS=tracepoints)' : undefined;
     if (hooksUnavailable === undefined) {
-      const cgroup = rootCgroup();
-      if (typeof cgroup === 'string') {
+      const cgroup = rootCgroup(addon.mountCgroup2, addon.unmountCgroup2);
+      if ('dir' in cgroup) {
         try {
-          return new KernelOwners(new addon.SocketEvents(object, cgroup), addon.socketEventLayout, options, 'socket hooks');
+          return new KernelOwners(new addon.SocketEvents(object, cgroup.dir), addon.socketEventLayout, options, 'socket hooks');
         } catch (error) {
           hooksUnavailable = error instanceof Error ? error.message : String(error);
+        } finally {
+          // The attached hooks hold the cgroup itself, not the mount.
+          cgroup.release();
         }
       } else {
         hooksUnavailable = cgroup.unavailable;
@@ -472,20 +479,52 @@ export function tupleKey(localAddress: string, localPort: number, remoteAddress:
 
 /**
  * The root of the cgroup v2 hierarchy, where the socket hooks attach (every process is below
- * it): /sys/fs/cgroup on a unified system, /sys/fs/cgroup/unified on a hybrid one.
+ * it): /sys/fs/cgroup on a unified system, /sys/fs/cgroup/unified on a hybrid one. Where this
+ * mount namespace shows none (`ip netns exec` mounts a fresh /sys), it is mounted on a
+ * directory of its own for as long as the hooks take to attach (release() takes it away).
  */
-function rootCgroup(mountinfo = '/proc/self/mountinfo'): string | { unavailable: string } {
+function rootCgroup(mount?: (dir: string) => void, unmount?: (dir: string) => void): { dir: string; release: () => void } | { unavailable: string } {
+  const own = cgroup2MountPoint('/proc/self/mountinfo');
+  if (own !== undefined) return { dir: own, release: () => {} };
+  const missing = 'no cgroup v2 hierarchy is mounted (the socket hooks attach to its root)';
+  if (!mount || !unmount) return { unavailable: missing };
+  let dir: string | undefined;
   try {
-    for (const line of readFileSync(mountinfo, 'utf8').split('\n')) {
-      // id parent major:minor root mountpoint options ... - fstype source super-options
-      const fields = line.split(' ');
-      const dash = fields.indexOf('-');
-      if (dash > 0 && fields[dash + 1] === 'cgroup2' && fields[3] === '/') return fields[4]!.replace(/\\040/g, ' ');
-    }
+    dir = mkdtempSync(join(tmpdir(), 'netmeter-cgroup-'));
+    mount(dir);
   } catch (error) {
-    return { unavailable: error instanceof Error ? error.message : String(error) };
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    return { unavailable: `${missing}; ${error instanceof Error ? error.message : String(error)}` };
   }
-  return { unavailable: 'no cgroup v2 hierarchy is mounted (the socket hooks attach to its root)' };
+  const mounted = dir;
+  return {
+    dir: mounted,
+    release: () => {
+      try {
+        unmount(mounted);
+        rmdirSync(mounted);
+      } catch {
+        // A mount left behind in a private mount namespace goes with it.
+      }
+    },
+  };
+}
+
+/** Where a mount table (mountinfo) has the root of a cgroup2 file system, if anywhere. */
+function cgroup2MountPoint(mountinfo: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(mountinfo, 'utf8');
+  } catch {
+    return undefined;
+  }
+  for (const line of text.split('\n')) {
+    // id parent major:minor root mountpoint options ... - fstype source super-options
+    const fields = line.split(' ');
+    const dash = fields.indexOf('-');
+    if (dash > 0 && fields[dash + 1] === 'cgroup2' && fields[3] === '/') return fields[4]!.replace(/\\040/g, ' ');
+  }
+  return undefined;
 }
 
 /**
