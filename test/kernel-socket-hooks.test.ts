@@ -10,7 +10,8 @@
 // - for real, as root, in a network namespace of the test's own: a UDP server and a TCP
 //   server that live less than 200 ms are named by the kernel (no read of /proc could: they
 //   are gone when asked about), with the hooks and (the TCP listener) with the tracepoints alone; forced
-//   fallbacks (NETMETER_KERNEL_EVENTS) say what runs.
+//   fallbacks (NETMETER_KERNEL_EVENTS) say what runs; and through the whole pipeline
+//   (`netmeter -i lo --json` in the namespace), the UDP server's packets are credited to it.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,7 +21,10 @@ import { KernelOwners, type KernelOwnersOptions } from '../src/attribute/kernel-
 import { LiveAttribution } from '../src/attribute/live-attribution.js';
 import type { ProcessInfo, SocketSnapshot } from '../src/attribute/types.js';
 import type { Clock } from '../src/clock.js';
-import { REPO_ROOT, hasCommand } from './support/run-cli.js';
+import { readFileSync, readdirSync, readlinkSync, renameSync, writeFileSync } from 'node:fs';
+import { CLI, REPO_ROOT, hasCommand } from './support/run-cli.js';
+import { ProcGroup, sleep, tempDir, waitExit, type Proc } from './support/live-harness.js';
+import type { UsageReport } from '../src/present/usage-report.js';
 import { FakeSource, LAYOUT, type FakeEvent } from './support/socket-event-fakes.js';
 
 const settle = () => new Promise((resolve) => setImmediate(resolve));
@@ -217,4 +221,73 @@ test('for real: servers that live under 200 ms are named by the kernel, with the
 
   const off = probe('off');
   assert.equal(off.kernel, 'none');
+});
+
+/** Waits until pid holds a packet socket bound to an interface in its own network namespace (its capture is open). */
+async function waitForCapture(proc: Proc, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (proc.exitCode() !== undefined) throw new Error(`netmeter exited early: ${proc.stderr.all}`);
+    try {
+      const inodes = new Set(readdirSync(`/proc/${proc.pid}/fd`).map((fd) => {
+        try {
+          return /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${proc.pid}/fd/${fd}`))?.[1];
+        } catch {
+          return undefined;
+        }
+      }));
+      const bound = readFileSync(`/proc/${proc.pid}/net/packet`, 'utf8').split('\n').slice(1).some((line) => {
+        const cols = line.trim().split(/\s+/);
+        return cols.length >= 9 && cols[4] !== '0' && inodes.has(cols[8]);
+      });
+      if (bound) return;
+    } catch {
+      // not yet there
+    }
+    await sleep(50);
+  }
+  throw new Error(`netmeter opened no capture within ${timeoutMs} ms: ${proc.stderr.all}`);
+}
+
+const COUNT = 20;
+// Answers COUNT datagrams and exits; never lives more than 200 ms after its bind.
+const SHORT_UDP_SERVER = `const s=require('dgram').createSocket('udp4');let n=0;s.on('message',(m,r)=>s.send(Buffer.alloc(800),r.port,r.address,()=>{if(++n===${COUNT})process.exit(0)}));s.bind(0,'127.0.0.1',()=>{console.log(s.address().port);setTimeout(()=>process.exit(3),200)});`;
+// Started first (a node takes longer to start than the server may live): sends COUNT datagrams
+// as soon as the server's port appears in the file named by its argument.
+const UDP_CLIENT = `const fs=require('fs');const c=require('dgram').createSocket('udp4');let n=0;c.on('message',()=>{if(++n===${COUNT})process.exit(0)});console.log('ready');const go=setInterval(()=>{let p;try{p=Number(fs.readFileSync(process.argv[1],'utf8'))}catch{return}if(!p)return;clearInterval(go);for(let i=0;i<${COUNT};i++)c.send(Buffer.alloc(400),p,'127.0.0.1');setTimeout(()=>process.exit(4),2000)},2);`;
+
+test('for real, through the whole pipeline: a UDP server that lives under 200 ms is credited its packets', { skip: kernelSkipReason(), timeout: 90_000 }, async (t) => {
+  const netns = `${NETNS}p`;
+  spawnSync('ip', ['netns', 'del', netns]);
+  execFileSync('ip', ['netns', 'add', netns]);
+  const group = new ProcGroup();
+  t.after(async () => {
+    await group.cleanup();
+    spawnSync('ip', ['netns', 'del', netns]);
+  });
+  execFileSync('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
+  const netmeter = group.spawn('netmeter', 'ip', ['netns', 'exec', netns, process.execPath, CLI, '-i', 'lo', '--duration', '4s', '--json']);
+  await waitForCapture(netmeter);
+  const tmp = tempDir('socket-hooks');
+  t.after(() => tmp.remove());
+  const portFile = join(tmp.dir, 'port');
+  const client = group.spawn('client', 'ip', ['netns', 'exec', netns, process.execPath, '-e', UDP_CLIENT, portFile]);
+  await client.stdout.waitFor((l) => l === 'ready', 'the client');
+  const server = group.spawn('server', 'ip', ['netns', 'exec', netns, process.execPath, '-e', SHORT_UDP_SERVER]);
+  writeFileSync(`${portFile}.new`, await server.stdout.waitFor((l) => /^\d+$/.test(l), 'the server\'s port'));
+  renameSync(`${portFile}.new`, portFile);
+  assert.equal(await waitExit(server, 10_000), 0, 'the server answered every datagram within 200 ms of its bind');
+  assert.equal(await waitExit(client, 10_000), 0);
+  assert.equal(await waitExit(netmeter, 30_000), 0, netmeter.stderr.all);
+  const report = JSON.parse(netmeter.stdout.all) as UsageReport;
+  t.diagnostic(`owners from ${JSON.stringify(report.source.owners)}`);
+  if (report.source.owners?.kernel !== 'socket hooks') {
+    t.skip(`the socket hooks do not load here: ${report.source.owners?.hooksUnavailable}`);
+    return;
+  }
+  const credited = report.processes.find((p) => p.pid === server.pid);
+  assert.ok(credited, `the server (pid ${server.pid}) is in the report: ${JSON.stringify(report.processes.map((p) => [p.pid, p.name]))}`);
+  assert.equal(credited.receivedPackets, COUNT);
+  assert.equal(credited.sentPackets, COUNT);
+  assert.equal(report.unknown.bytes, 0, 'nothing unknown');
 });
