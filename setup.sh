@@ -18,10 +18,10 @@ as_root() {
   fi
 }
 
-packages="libpcap-dev build-essential python3"
+packages="libpcap-dev libbpf-dev build-essential python3"
 mode=live
 case "${1:-}" in
-  test) mode=test; shift; packages="$packages tcpdump tshark iproute2 tmux nethogs dnsmasq-base dnsutils prometheus nginx-light openssl iptables" ;;
+  test) mode=test; shift; packages="$packages tcpdump tshark iproute2 tmux nethogs dnsmasq-base dnsutils prometheus nginx-light openssl iptables clang llvm" ;;
   live) shift ;;
 esac
 

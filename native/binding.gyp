@@ -18,7 +18,8 @@
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-Wall", "-Wextra", "-std=gnu11", "-pthread"],
       # The live capture engine reads packets through libpcap (libpcap-dev to build).
-      "libraries": ["-lpcap", "-pthread"]
+      # The kernel socket events load their BPF object with libbpf (libbpf-dev to build).
+      "libraries": ["-lpcap", "-lbpf", "-pthread"]
     }
   ]
 }

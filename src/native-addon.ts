@@ -20,6 +20,11 @@ export function loadNativeAddon(): { addon: Record<string, unknown> } | { error:
   return loaded;
 }
 
+/** A file shipped in the package (e.g. native/bpf/socket_owners.bpf.o), by its path in it. */
+export function packagePath(...parts: string[]): string {
+  return join(packageRoot(dirname(fileURLToPath(import.meta.url))), ...parts);
+}
+
 // Source runs from src/ and compiled code from dist/src/, so find the package by its name
 // rather than by a fixed number of "..".
 function packageRoot(start: string): string {

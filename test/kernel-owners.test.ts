@@ -1,120 +1,26 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { KernelOwners, WAKE_GAP_MS, eventOffsets, parseTracepointFormat, type EventLayout, type SocketEventSource } from '../src/attribute/kernel-owners.js';
+import { KernelOwners, WAKE_GAP_MS } from '../src/attribute/kernel-owners.js';
 import { ProcFs } from '../src/attribute/proc/proc-fs.js';
 import type { ProcessInfo } from '../src/attribute/types.js';
-import { parseIp } from '../src/decode/address.js';
-import { fileURLToPath } from 'node:url';
+import { loadNativeAddon } from '../src/native-addon.js';
+import { FakeSource, LAYOUT, type FakeEvent } from './support/socket-event-fakes.js';
 
-// The addon's layout (native/src/socket_events.h) and this kernel's format file, copied.
-const LAYOUT: EventLayout = { size: 104, recordFrom: 8, recordBytes: 64, pidAt: 64, uidAt: 72, commAt: 80, kindAt: 96 };
-const FORMAT = parseTracepointFormat(readFileSync(fileURLToPath(new URL('../../fixtures/tracefs/inet_sock_set_state.format', import.meta.url)), 'utf8'));
-
-test('the tracepoint format gives each field its offset and size', () => {
-  assert.deepEqual(FORMAT.get('skaddr'), { offset: 8, size: 8 });
-  assert.deepEqual(FORMAT.get('newstate'), { offset: 20, size: 4 });
-  assert.deepEqual(FORMAT.get('sport'), { offset: 24, size: 2 });
-  assert.deepEqual(FORMAT.get('saddr'), { offset: 32, size: 4 });
-  assert.deepEqual(FORMAT.get('daddr_v6'), { offset: 56, size: 16 });
-  const offsets = eventOffsets(FORMAT, LAYOUT);
-  assert.equal(typeof offsets, 'object');
-  assert.deepEqual(offsets, { skaddr: 0, oldstate: 8, newstate: 12, sport: 16, dport: 18, family: 20, saddr: 24, daddr: 28, saddr_v6: 32, daddr_v6: 48 });
+test('the addon lays events out as socket_owner_event.h says', (t) => {
+  const loaded = loadNativeAddon();
+  if ('error' in loaded) return t.skip(`the native addon did not load: ${loaded.error.message}`);
+  assert.deepEqual(loaded.addon.socketEventLayout, LAYOUT);
 });
-
-test('a tracepoint whose fields moved beyond the copied bytes, or lost one, is refused with the reason', () => {
-  const moved = new Map(FORMAT);
-  moved.set('daddr_v6', { offset: 64, size: 16 });
-  assert.equal(eventOffsets(moved, LAYOUT), "the tracepoint's field daddr_v6 lies outside the bytes copied");
-  const missing = new Map(FORMAT);
-  missing.delete('family');
-  assert.equal(eventOffsets(missing, LAYOUT), 'the tracepoint has no field family');
-});
-
-interface FakeEvent {
-  socket: bigint;
-  from: number;
-  to: number;
-  family?: 2 | 10;
-  local?: string;
-  localPort?: number;
-  remote?: string;
-  remotePort?: number;
-  pid?: number;
-  uid?: number;
-  comm?: string;
-}
-
-/** Events as the BPF program writes them, at this kernel's offsets. */
-function encode(events: FakeEvent[]): Buffer {
-  const at = eventOffsets(FORMAT, LAYOUT);
-  assert.ok(typeof at === 'object');
-  const out = Buffer.alloc(events.length * LAYOUT.size);
-  events.forEach((e, i) => {
-    const base = i * LAYOUT.size;
-    out.writeBigUInt64LE(e.socket, base + at.skaddr);
-    out.writeInt32LE(e.from, base + at.oldstate);
-    out.writeInt32LE(e.to, base + at.newstate);
-    out.writeUInt16LE(e.localPort ?? 0, base + at.sport);
-    out.writeUInt16LE(e.remotePort ?? 0, base + at.dport);
-    const family = e.family ?? 2;
-    out.writeUInt16LE(family, base + at.family);
-    out.writeUInt16LE(6, base + at.family + 2);
-    if (e.local && e.remote) {
-      const [local, remote] = [parseIp(e.local)!, parseIp(e.remote)!];
-      if (family === 2) {
-        out.set(local, base + at.saddr);
-        out.set(remote, base + at.daddr);
-      } else {
-        out.set(local, base + at.saddr_v6);
-        out.set(remote, base + at.daddr_v6);
-      }
-    }
-    out.writeBigUInt64LE(BigInt(e.pid ?? 0) << 32n | BigInt(e.pid ?? 0), base + LAYOUT.pidAt);
-    out.writeBigUInt64LE(BigInt(e.uid ?? 0), base + LAYOUT.uidAt);
-    out.write(e.comm ?? '', base + LAYOUT.commAt, 16, 'latin1');
-    out.writeUInt32LE(1, base + LAYOUT.kindAt);
-  });
-  return out;
-}
-
-class FakeSource implements SocketEventSource {
-  readonly waiting: Buffer[] = [];
-  closed = false;
-  push(...events: FakeEvent[]): void {
-    this.waiting.push(encode(events));
-  }
-  onReady: (() => void) | undefined;
-  watches = 0;
-  read(): Buffer | null {
-    return this.waiting.shift() ?? null;
-  }
-  watch(onReady: () => void): void {
-    this.watches++;
-    this.onReady = onReady;
-  }
-  /** What the addon does when the ring's fd turns readable: one call, then no more until watched again. */
-  ready(): void {
-    const onReady = this.onReady;
-    this.onReady = undefined;
-    onReady?.();
-  }
-  close(): void {
-    this.closed = true;
-  }
-}
 
 const process42: ProcessInfo = { pid: 42, name: 'curl', cmdline: 'curl http://198.18.0.2/', user: 'alice', uid: 1000, startTime: 777 };
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 function owners(source: FakeSource, readProcess: (pid: number) => Promise<ProcessInfo | undefined>, onFound?: () => void, maxConnections?: number) {
-  const at = eventOffsets(FORMAT, LAYOUT);
-  assert.ok(typeof at === 'object');
   // uid 1000 is alice, as a passwd file would say.
   const userName = (uid: number) => (uid === 1000 ? 'alice' : undefined);
-  return new KernelOwners(source, LAYOUT, at, { readProcess, userName, ...(onFound ? { onFound } : {}), ...(maxConnections ? { maxConnections } : {}) });
+  return new KernelOwners(source, LAYOUT, { readProcess, userName, ...(onFound ? { onFound } : {}), ...(maxConnections ? { maxConnections } : {}) });
 }
 
 // connect(): CLOSE → SYN_SENT in the caller (no source port yet); the SYN-ACK: SYN_SENT → ESTABLISHED.
@@ -265,22 +171,20 @@ test('connections completed are handed over once, as socket rows, when their pro
 });
 
 /** sched_process_exit as the program writes it: no record bytes, the task's pid_tgid, the kind. */
-function exitEvent(pid: number, task: number, kind: 2 | 3): Buffer {
+function exitEvent(pid: number): Buffer {
   const out = Buffer.alloc(LAYOUT.size);
-  out.writeUInt32LE(task, LAYOUT.pidAt);
+  out.writeUInt32LE(pid, LAYOUT.pidAt);
   out.writeUInt32LE(pid, LAYOUT.pidAt + 4);
-  out.writeUInt32LE(kind, LAYOUT.kindAt);
+  out.writeUInt32LE(2, LAYOUT.kindAt);
   return out;
 }
 
-test('process ends are reported in a batch per drain; a thread that is not the main one ends nothing', () => {
+test('process ends are reported in a batch per drain', () => {
   const source = new FakeSource();
   const batches: number[][] = [];
-  const at = eventOffsets(FORMAT, LAYOUT);
-  assert.ok(typeof at === 'object');
-  const o = new KernelOwners(source, LAYOUT, at, { readProcess: async () => undefined, onExit: (pids) => batches.push(pids) });
-  // Kind 2: the last thread of the process (filtered in the kernel); kind 3: any thread.
-  source.waiting.push(Buffer.concat([exitEvent(100, 105, 2), exitEvent(200, 201, 3), exitEvent(300, 300, 3)]));
+  const o = new KernelOwners(source, LAYOUT, { readProcess: async () => undefined, onExit: (pids) => batches.push(pids) });
+  // The kernel tells only of a process's last thread.
+  source.waiting.push(Buffer.concat([exitEvent(100), exitEvent(300)]));
   o.drain();
   o.drain();
   assert.deepEqual(batches, [[100, 300]]);
@@ -290,11 +194,9 @@ test('events are taken when the source says they wait, then not again for WAKE_G
   t.mock.timers.enable({ apis: ['setTimeout'] });
   const source = new FakeSource();
   const batches: number[][] = [];
-  const at = eventOffsets(FORMAT, LAYOUT);
-  assert.ok(typeof at === 'object');
-  const o = new KernelOwners(source, LAYOUT, at, { readProcess: async () => undefined, onExit: (pids) => batches.push(pids) });
+  const o = new KernelOwners(source, LAYOUT, { readProcess: async () => undefined, onExit: (pids) => batches.push(pids) });
   assert.equal(source.watches, 1, 'watching from the start');
-  source.waiting.push(exitEvent(100, 100, 2));
+  source.waiting.push(exitEvent(100));
   source.ready();
   assert.deepEqual(batches, [[100]], 'taken at once');
   assert.equal(source.watches, 1, 'not watched again at once: one wake-up takes many events');
@@ -327,14 +229,12 @@ test("a process's end keeps the owner of its connections; a new process on the s
   const source = new FakeSource();
   const reused: ProcessInfo = { pid: 42, name: 'wget', cmdline: 'wget', user: 'bob', uid: 1001, startTime: 999 };
   let reads = 0;
-  const at = eventOffsets(FORMAT, LAYOUT);
-  assert.ok(typeof at === 'object');
-  const o = new KernelOwners(source, LAYOUT, at, { readProcess: async () => (++reads === 1 ? process42 : reused) });
+  const o = new KernelOwners(source, LAYOUT, { readProcess: async () => (++reads === 1 ? process42 : reused) });
   source.push(connect(1n, 42), established(1n, '198.18.0.1', 40000, '198.18.0.2', 80));
   o.drain();
   await settle();
   // The process ends while packets of its connection are still to be accounted.
-  source.waiting.push(exitEvent(42, 42, 2));
+  source.waiting.push(exitEvent(42));
   o.drain();
   assert.deepEqual(o.owner('198.18.0.1', 40000, '198.18.0.2', 80), process42);
   // The pid comes back as another program at once (well within the re-read period).

@@ -146,22 +146,24 @@ test('process ends reach the caller from the kernel, in batches: those of proces
 });
 
 test('a port whose owner the kernel said ended is nobody\'s for later packets until /proc is read again', { skip: process.getuid?.() !== 0 && 'needs root (eBPF)' }, async (t) => {
-  const child = spawn('sleep', ['0.2']);
-  let held: SocketSnapshot = {
-    version: 1, takenAt: 0, localAddresses: ['198.18.0.1'],
-    sockets: [{ protocol: 'udp', localAddress: '0.0.0.0', localPort: 40123, remoteAddress: '0.0.0.0', remotePort: 0, inode: 77, uid: 0, state: 7 }],
-    owners: [[77, [child.pid!]]],
-    processes: [{ pid: child.pid!, name: 'svc', cmdline: 'svc', user: 'root', uid: 0 }],
-  };
   let reads = 0;
   // Every read says the same: the ended process would stay the owner without the kernel's word.
   const endsTold: Array<readonly number[] | undefined> = [];
+  let held: SocketSnapshot | undefined;
   const a = new LiveAttribution({ kernelEvents: KernelOwners.open, takeSnapshot: async (_fs, ended) => (reads++, endsTold.push(ended), held), debounceMs: 60_000, onProcessesEnded: () => {} });
   t.after(() => a.close());
   if (a.connectEventsUnavailable) {
     t.skip(`kernel events unavailable here: ${a.connectEventsUnavailable}`);
     return;
   }
+  // Started once the kernel's programs are attached (loading them takes a few hundred ms).
+  const child = spawn('sleep', ['0.2']);
+  held = {
+    version: 1, takenAt: 0, localAddresses: ['198.18.0.1'],
+    sockets: [{ protocol: 'udp', localAddress: '0.0.0.0', localPort: 40123, remoteAddress: '0.0.0.0', remotePort: 0, inode: 77, uid: 0, state: 7 }],
+    owners: [[77, [child.pid!]]],
+    processes: [{ pid: child.pid!, name: 'svc', cmdline: 'svc', user: 'root', uid: 0 }],
+  };
   await a.refresh();
   assert.equal(a.owner('udp', '198.18.0.1', 40123, '198.18.5.5', 53)?.name, 'svc');
   const before = Date.now() / 1000;
@@ -204,9 +206,9 @@ test('a read that finds nothing changed keeps the owners and re-checks no record
   assert.deepEqual(told, [undefined, undefined], 'no ends heard of: the reader must walk');
 });
 
-test('with the kernel\'s events, timed reads take only the TCP listeners; asked-for reads take the TCP tables', { skip: process.getuid?.() !== 0 && 'needs root (eBPF)' }, async (t) => {
+test('with the kernel\'s tracepoints alone, timed reads take only the TCP listeners; asked-for reads take the TCP tables', { skip: process.getuid?.() !== 0 && 'needs root (eBPF)' }, async (t) => {
   const asked: string[] = [];
-  const a = new LiveAttribution({ kernelEvents: KernelOwners.open, takeSnapshot: async (_fs, _ended, tcp) => (asked.push(tcp), snapshot(1, 1)), debounceMs: 0 });
+  const a = new LiveAttribution({ kernelEvents: (o) => KernelOwners.open(o, 'tracepoints'), takeSnapshot: async (_fs, _ended, tcp) => (asked.push(tcp), snapshot(1, 1)), debounceMs: 0 });
   t.after(() => a.close());
   if (a.connectEventsUnavailable) {
     t.skip(`kernel events unavailable here: ${a.connectEventsUnavailable}`);

@@ -54,8 +54,8 @@ function runLine(line: string, bin: string, uid?: number): { code: number | null
   return { code: result.status, stderr: result.stderr };
 }
 
-const BUILD = 'libpcap-dev build-essential python3';
-const TOOLS = 'tcpdump tshark iproute2 tmux nethogs dnsmasq-base dnsutils prometheus nginx-light openssl iptables';
+const BUILD = 'libpcap-dev libbpf-dev build-essential python3';
+const TOOLS = 'tcpdump tshark iproute2 tmux nethogs dnsmasq-base dnsutils prometheus nginx-light openssl iptables clang llvm';
 
 test("the README's first two commands work on a root shell without sudo", { skip: isRoot ? false : 'needs root (a root shell is the case)' }, () => {
   const [live, tests] = firstCommands();

@@ -1,9 +1,11 @@
-// The SocketEvents class JavaScript sees: new SocketEvents([id, kind, filter, at, at2, copy, ...])
-// loads and attaches an eBPF program per tracepoint (throws with the errno's name as code
-// when the kernel refuses), read() returns the waiting events as one Buffer (or null),
-// watch(onReady) calls onReady once when events wait (on the event loop, through libuv: no
-// timer, no thread), close() detaches. Also mountTracefs(dir), for systems that have not mounted tracefs, and
-// socketEventLayout, where each event holds what.
+// The SocketEvents class JavaScript sees: new SocketEvents(object, cgroup) loads netmeter's
+// BPF object (the bytes of native/bpf/socket_owners.bpf.o) with libbpf and attaches its
+// programs, the socket hooks on cgroup (the root cgroup v2 directory) unless null (throws with the errno's
+// name as code when the kernel refuses, libbpf's words in verifierLog); read() returns the
+// waiting events as one Buffer (or null), watch(onReady) calls onReady once when events
+// wait (on the event loop, through libuv: no timer, no thread), lost() counts the events the
+// full ring dropped, close() detaches. Also socketEventLayout, where each event holds what,
+// and mountCgroup2/unmountCgroup2 for a mount namespace without a cgroup v2 mount.
 #include <node_api.h>
 #include <uv.h>
 
@@ -11,11 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/mount.h>
 
 #include "napi_util.h"
 #include "socket_events.h"
 #include "socket_events_napi.h"
+
+_Static_assert(sizeof(struct socket_owner_event) == SOCKET_EVENT_SIZE, "socket_owner_event.h: SOCKET_EVENT_SIZE");
 
 #define READ_CAPACITY (SOCKET_EVENT_SIZE * 4096)
 #define VERIFIER_LOG_BYTES 16384
@@ -64,32 +69,26 @@ static void on_finalized(napi_env env, void *data, void *hint) {
 }
 
 static napi_value construct(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], self;
+  size_t argc = 3;
+  napi_value argv[3], self;
   CHECK(napi_get_cb_info(env, info, &argc, argv, &self, NULL));
-  /* One flat array of numbers, six per tracepoint: id, kind, filter, at, at2, copy. */
-  socket_events_tracepoint tracepoints[SOCKET_EVENTS_MAX_TRACEPOINTS];
-  uint32_t length = 0;
-  bool is_array = false;
-  if (argc >= 1) napi_is_array(env, argv[0], &is_array);
-  if (is_array) napi_get_array_length(env, argv[0], &length);
-  size_t count = length / 6;
-  if (!is_array || length % 6 != 0 || count == 0 || count > SOCKET_EVENTS_MAX_TRACEPOINTS) {
+  /* (object: Buffer, cgroup: string | null) */
+  bool is_buffer = false;
+  void *object = NULL;
+  size_t object_size = 0;
+  char cgroup[512];
+  size_t cgroup_length = 0;
+  napi_valuetype cgroup_type = napi_undefined;
+  if (argc >= 1) napi_is_buffer(env, argv[0], &is_buffer);
+  if (argc >= 2) napi_typeof(env, argv[1], &cgroup_type);
+  if (!is_buffer || napi_get_buffer_info(env, argv[0], &object, &object_size) != napi_ok ||
+      (cgroup_type != napi_null &&
+       (cgroup_type != napi_string ||
+        napi_get_value_string_utf8(env, argv[1], cgroup, sizeof cgroup, &cgroup_length) != napi_ok ||
+        cgroup_length + 1 >= sizeof cgroup))) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE",
-                          "SocketEvents([id, kind, filter, at, at2, copy, ...]): six integers per tracepoint, 1 to 4 tracepoints");
+                          "SocketEvents(object, cgroup): the BPF object's bytes, and the root cgroup v2 directory for the socket hooks or null for the tracepoints alone");
     return NULL;
-  }
-  for (uint32_t i = 0; i < length; i++) {
-    napi_value element;
-    int32_t number;
-    if (napi_get_element(env, argv[0], i, &element) != napi_ok ||
-        napi_get_value_int32(env, element, &number) != napi_ok) {
-      napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "SocketEvents: every element must be an integer");
-      return NULL;
-    }
-    socket_events_tracepoint *tp = &tracepoints[i / 6];
-    int *fields[] = {&tp->id, &tp->kind, &tp->filter, &tp->at, &tp->at2, &tp->copy};
-    *fields[i % 6] = number;
   }
   binding *b = calloc(1, sizeof *b);
   char *log = malloc(VERIFIER_LOG_BYTES);
@@ -100,12 +99,12 @@ static napi_value construct(napi_env env, napi_callback_info info) {
     return NULL;
   }
   const char *action = NULL;
-  b->events = socket_events_open(tracepoints, count, log, VERIFIER_LOG_BYTES, &action);
+  b->events = socket_events_open(object, object_size, cgroup_type == napi_string ? cgroup : NULL, log, VERIFIER_LOG_BYTES, &action);
   if (b->events == NULL) {
     int error = errno;
     release_binding(b);
     throw_errno(env, action, error);
-    /* The verifier's reasons, for --debug: attach them to the pending error. */
+    /* libbpf's and the verifier's reasons, for --debug: attach them to the pending error. */
     napi_value exception, text;
     if (log[0] != '\0' && napi_get_and_clear_last_exception(env, &exception) == napi_ok) {
       if (napi_create_string_utf8(env, log, NAPI_AUTO_LENGTH, &text) == napi_ok)
@@ -230,6 +229,15 @@ static napi_value watch_events(napi_env env, napi_callback_info info) {
   return undefined;
 }
 
+/* lost(): events the kernel dropped because the ring was full, since loading (0 after close()). */
+static napi_value lost_events(napi_env env, napi_callback_info info) {
+  binding *b = unwrap(env, info);
+  if (b == NULL) return NULL;
+  napi_value result;
+  CHECK(napi_create_double(env, b->events == NULL ? 0 : (double)socket_events_lost(b->events), &result));
+  return result;
+}
+
 static napi_value close_events(napi_env env, napi_callback_info info) {
   binding *b = unwrap(env, info);
   if (b == NULL) return NULL;
@@ -241,42 +249,60 @@ static napi_value close_events(napi_env env, napi_callback_info info) {
   return undefined;
 }
 
-/* mountTracefs(dir): mounts the tracing file system there (root only). */
-static napi_value mount_tracefs(napi_env env, napi_callback_info info) {
+/* mountCgroup2(dir) mounts the cgroup v2 hierarchy there, unmountCgroup2(dir) takes it
+ * away (root only): for a mount namespace that shows none (`ip netns exec`), just long
+ * enough to attach the socket hooks to its root. */
+static napi_value cgroup2_mount(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], undefined;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  bool *mounting = NULL;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&mounting));
   char dir[256];
   size_t length = 0;
-  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], dir, sizeof dir, &length) != napi_ok) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "mountTracefs(dir): dir must be a string");
+  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], dir, sizeof dir, &length) != napi_ok || length + 1 >= sizeof dir) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "dir must be a string");
     return NULL;
   }
-  if (mount("tracefs", dir, "tracefs", 0, NULL) != 0) {
-    throw_errno(env, "mount tracefs", errno);
+  int failed = *mounting ? mount("cgroup2", dir, "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) : umount2(dir, MNT_DETACH);
+  if (failed != 0) {
+    throw_errno(env, *mounting ? "mount the cgroup v2 hierarchy" : "unmount the cgroup v2 hierarchy", errno);
     return NULL;
   }
   CHECK(napi_get_undefined(env, &undefined));
   return undefined;
 }
 
+static bool MOUNTING = true, UNMOUNTING = false;
+
 napi_value socket_events_register(napi_env env, napi_value exports) {
   napi_property_descriptor methods[] = {
       {"read", NULL, read_events, NULL, NULL, NULL, napi_default, NULL},
       {"watch", NULL, watch_events, NULL, NULL, NULL, napi_default, NULL},
+      {"lost", NULL, lost_events, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, close_events, NULL, NULL, NULL, napi_default, NULL},
   };
-  napi_value klass, mount_function;
+  napi_value klass;
   CHECK(napi_define_class(env, "SocketEvents", NAPI_AUTO_LENGTH, construct, NULL,
                           sizeof methods / sizeof methods[0], methods, &klass));
   CHECK(napi_set_named_property(env, exports, "SocketEvents", klass));
   /* Where read()'s events hold what, so JavaScript does not repeat socket_events.h. */
   napi_value layout, number;
   const struct { const char *name; int value; } fields[] = {
-      {"size", SOCKET_EVENT_SIZE},       {"recordFrom", 8},
-      {"recordBytes", SOCKET_EVENT_RECORD_BYTES}, {"pidAt", SOCKET_EVENT_PID_AT},
-      {"uidAt", SOCKET_EVENT_UID_AT},     {"commAt", SOCKET_EVENT_COMM_AT},
-      {"kindAt", SOCKET_EVENT_KIND_AT},
+      {"size", SOCKET_EVENT_SIZE},
+      {"sockAt", offsetof(struct socket_owner_event, sock)},
+      {"pidAt", offsetof(struct socket_owner_event, pid_tgid)},
+      {"uidAt", offsetof(struct socket_owner_event, uid)},
+      {"netnsAt", offsetof(struct socket_owner_event, netns)},
+      {"kindAt", offsetof(struct socket_owner_event, kind)},
+      {"oldStateAt", offsetof(struct socket_owner_event, oldstate)},
+      {"newStateAt", offsetof(struct socket_owner_event, newstate)},
+      {"familyAt", offsetof(struct socket_owner_event, family)},
+      {"protocolAt", offsetof(struct socket_owner_event, protocol)},
+      {"localPortAt", offsetof(struct socket_owner_event, local_port)},
+      {"remotePortAt", offsetof(struct socket_owner_event, remote_port)},
+      {"localAddressAt", offsetof(struct socket_owner_event, local_address)},
+      {"remoteAddressAt", offsetof(struct socket_owner_event, remote_address)},
+      {"commAt", offsetof(struct socket_owner_event, comm)},
   };
   CHECK(napi_create_object(env, &layout));
   for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
@@ -284,7 +310,10 @@ napi_value socket_events_register(napi_env env, napi_value exports) {
     CHECK(napi_set_named_property(env, layout, fields[i].name, number));
   }
   CHECK(napi_set_named_property(env, exports, "socketEventLayout", layout));
-  CHECK(napi_create_function(env, "mountTracefs", NAPI_AUTO_LENGTH, mount_tracefs, NULL, &mount_function));
-  CHECK(napi_set_named_property(env, exports, "mountTracefs", mount_function));
+  napi_value mount_function, unmount_function;
+  CHECK(napi_create_function(env, "mountCgroup2", NAPI_AUTO_LENGTH, cgroup2_mount, &MOUNTING, &mount_function));
+  CHECK(napi_set_named_property(env, exports, "mountCgroup2", mount_function));
+  CHECK(napi_create_function(env, "unmountCgroup2", NAPI_AUTO_LENGTH, cgroup2_mount, &UNMOUNTING, &unmount_function));
+  CHECK(napi_set_named_property(env, exports, "unmountCgroup2", unmount_function));
   return exports;
 }

@@ -1,15 +1,18 @@
-// Attribution for live capture: owners from the host's /proc, re-read every interval and,
-// sooner, whenever a packet arrives for a socket no snapshot knows (a connection younger
-// than the last read). Re-reads are debounced, never overlap, and run on a worker thread
+// Attribution for live capture: owners from the host's /proc and from the kernel's socket
+// events (kernel-owners.ts). With the kernel's socket hooks, /proc is read once at start
+// (for the sockets made before), when the kernel dropped events, and when a packet arrives
+// for a socket neither knows; the kernel tells of every port bound and connection made
+// since, and the two views are joined by docs/design.md's rule (attribution): for a port,
+// the newer word wins. Without the hooks (tracepoints only, or /proc only), /proc is also
+// re-read every second. Re-reads are debounced, never overlap, and run on a worker thread
 // (snapshot-worker.ts), off the packet path; the caller credits the waiting records once a
-// read finishes. TCP connections this host makes are also learned from the kernel as they
-// connect (kernel-owners.ts), which finds the owners of those too short-lived for /proc.
+// read finishes.
 
 import type { Attribution } from '../account/attribution.js';
 import type { Cidr } from '../decode/address.js';
 import { unmapIpv4 } from '../decode/address.js';
 import { systemClock, type Clock } from '../clock.js';
-import { KernelOwners, tupleKey, type KernelOwnersOptions, type LearnedConnection } from './kernel-owners.js';
+import { KernelOwners, tupleKey, type KernelEventsMode, type KernelOwnersOptions, type LearnedConnection } from './kernel-owners.js';
 import { ProcFs } from './proc/proc-fs.js';
 import { SnapshotWorker } from './snapshot-worker.js';
 import { emptySnapshot, type TcpRead } from './socket-snapshot.js';
@@ -20,6 +23,19 @@ import type { ProcessInfo, Protocol, SocketEntry, SocketSnapshot } from './types
 export interface ProcessEnd {
   pid: number;
   at: number;
+}
+
+/**
+ * Where owners come from, for the help screen and the JSON report: the kernel's socket
+ * hooks (with /proc read at start), its tracepoints (with /proc read every second), or /proc
+ * alone; and why not the better ones, when not.
+ */
+export interface OwnerSources {
+  kernel: KernelEventsMode | 'none';
+  /** Why the socket hooks do not run (kernel is 'tracepoints' or 'none'). */
+  hooksUnavailable?: string;
+  /** Why no kernel events run at all (kernel is 'none'). */
+  kernelUnavailable?: string;
 }
 
 export interface LiveAttributionOptions {
@@ -70,8 +86,17 @@ const ENDS_KEPT_S = 60;
  * the TCP tables, and walks the fds only for news (SnapshotReader).
  */
 const PERIODIC_REFRESH_MS = 1000;
+/**
+ * With the socket hooks, how long sockets the kernel told of wait before they join the
+ * snapshot the caller is given (what `record` embeds): the lookups do not wait for it
+ * (owner() asks the kernel's ports itself), and each snapshot costs the caller a pass over
+ * its records. Only after the kernel told of sockets: an idle host wakes for nothing.
+ */
+const LEARNED_PUBLISH_MS = 1000;
 /** Above any inode the kernel hands out (32 bits), so a made-up one never names a real socket. */
 const LEARNED_INODE_BASE = 2 ** 32;
+/** Sockets told by the kernel kept beside the last read at most; past this, /proc is read again. */
+const MAX_LEARNED_SINCE_READ = 16_384;
 /** Ends kept for the next read at most; past this, that read walks every process anyway. */
 const MAX_ENDS_FOR_READ = 65_536;
 
@@ -97,6 +122,8 @@ export class LiveAttribution implements Attribution {
   /** Pids that ended since the last read began (for the reader); undefined: too many to list. */
   private endsForRead: number[] | undefined = [];
   private readonly connects: KernelOwners | undefined;
+  /** Sockets the kernel told of since the last read that changed (protocol and 4-tuple → socket and owner). */
+  private readonly learnedSinceRead = new Map<string, LearnedConnection>();
   /** Inodes given to connections known only from the kernel (see withLearnedConnections). */
   private readonly learnedInodes = { next: LEARNED_INODE_BASE };
   /** Ends not yet passed on: pid → when (seconds since the epoch). */
@@ -109,10 +136,15 @@ export class LiveAttribution implements Attribution {
   /** The last read's processes by pid. */
   private processesByPid = new Map<number, ProcessInfo>();
   private periodicTimer: NodeJS.Timeout | undefined;
+  private publishTimer: NodeJS.Timeout | undefined;
+  /** When (monotonic ms) the last /proc read that finished began: the kernel's words from after it are newer. */
+  private procReadAt = Number.NEGATIVE_INFINITY;
   private endsTimer: NodeJS.Timeout | undefined;
   private foundPending: NodeJS.Immediate | undefined;
   /** Why the kernel's connect events are not used, when they are not (for --debug and the help screen). */
   readonly connectEventsUnavailable: string | undefined;
+  /** Where owners come from (the help screen, the JSON report). */
+  readonly ownerSources: OwnerSources;
   /** Re-reads prompted by unknown sockets, for the status line and tests. */
   promptedRefreshes = 0;
 
@@ -132,11 +164,16 @@ export class LiveAttribution implements Attribution {
             readProcess: (pid) => this.procFs.readProcess(pid),
             onFound: () => this.ownersFound(),
             onExit: (pids) => this.gatherEnds(pids),
+            onLost: () => void this.refresh(),
+            onLearned: () => this.publishLearnedSoon(),
+            now: () => this.clock.monotonic(),
           });
     if (connects instanceof KernelOwners) {
       this.connects = connects;
+      this.ownerSources = { kernel: connects.mode, ...(connects.hooksUnavailable ? { hooksUnavailable: connects.hooksUnavailable } : {}) };
     } else {
       this.connectEventsUnavailable = connects.unavailable;
+      this.ownerSources = { kernel: 'none', kernelUnavailable: connects.unavailable };
     }
   }
 
@@ -159,6 +196,10 @@ export class LiveAttribution implements Attribution {
       if (connected) return connected;
     }
     let found = this.resolver.resolve(protocol, localAddress, localPort, remoteAddress, remotePort);
+    // A port the kernel saw bound: its binder, unless /proc was read since (then /proc
+    // shows who holds the socket now: a child it was handed to, a process it was passed to).
+    const bound = this.connects?.boundOwner(protocol, localAddress, localPort);
+    if (bound && (!found || bound.at > this.procReadAt)) found = bound.owner;
     // A process that ended holds no port any more, whatever the last read said: a packet
     // captured after its end belongs to whoever took the port (a service restarted on it),
     // which the next read will show. Packets from before its end (the capture runs behind)
@@ -167,7 +208,9 @@ export class LiveAttribution implements Attribution {
     if (end && at! >= end.at && end.startTime === found!.startTime) found = undefined;
     // A miss while the records are re-checked after a read is no news: that read was the
     // fresh look. Asking again there would re-read /proc ten times a second for as long as
-    // a socket without owner stays in the table.
+    // a socket without owner stays in the table. With the socket hooks too, a miss is a
+    // socket made before start or one the hooks do not see (a UDP socket's port given by
+    // connect()): /proc tells.
     if (!found && !this.recheckingAfterRead) this.requestRefresh();
     return found;
   }
@@ -250,15 +293,19 @@ export class LiveAttribution implements Attribution {
     void this.worker.close();
     clearTimeout(this.endsTimer);
     clearInterval(this.periodicTimer);
+    clearTimeout(this.publishTimer);
     if (this.foundPending) clearImmediate(this.foundPending);
     this.connects?.close();
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
   }
 
-  /** Starts the timed re-reads (PERIODIC_REFRESH_MS); close() stops them. */
+  /**
+   * Starts the timed re-reads (PERIODIC_REFRESH_MS); close() stops them. With the kernel's
+   * socket hooks there are none: the kernel tells of each new socket.
+   */
   startPeriodicRefresh(): void {
-    if (this.periodicTimer || this.closed) return;
+    if (this.periodicTimer || this.closed || this.connects?.mode === 'socket hooks') return;
     // A timed read takes only the TCP listeners when the kernel reports connects (see
     // SnapshotReader.read); a prompted or explicit one reads the TCP tables.
     this.periodicTimer = setInterval(() => void this.schedule(), PERIODIC_REFRESH_MS);
@@ -280,22 +327,17 @@ export class LiveAttribution implements Attribution {
         this.fromProc = fresh;
         this.processesByPid = new Map(fresh.processes.map((p) => [p.pid, p]));
       }
+      this.procReadAt = Math.max(this.procReadAt, this.lastRefreshAt);
       // The owners of connections the kernel reported before this read are read by now.
       await this.connects?.settled();
       if (this.closed) return;
       const learned = this.connects?.takeLearned() ?? [];
+      // What the kernel told of before this read began and /proc lists no more is closed.
+      if (fresh) this.learnedSinceRead.clear();
       this.forgetEndsNoLongerListed(startedAt);
       // Nothing new: the resolver, and every record waiting for an owner, stay as they are.
       if ((!fresh && learned.length === 0) || !this.fromProc) return;
-      const snapshot = withLearnedConnections(this.fromProc, learned, this.learnedInodes);
-      this.resolver.update(snapshot);
-      this.latest = snapshot;
-      this.recheckingAfterRead = true;
-      try {
-        this.options.onRefresh?.(snapshot);
-      } finally {
-        this.recheckingAfterRead = false;
-      }
+      this.publish(this.fromProc, learned);
     } catch (error) {
       // The reader did not hear of these ends: the next read tells it (or walks anyway).
       if (ended && this.endsForRead) this.endsForRead.unshift(...ended);
@@ -303,6 +345,46 @@ export class LiveAttribution implements Attribution {
       // A read cut short by close() is no failure worth a word.
       if (!this.closed) this.options.onError?.(error);
     }
+  }
+
+  /**
+   * With the socket hooks, the sockets the kernel told of join the snapshot at most
+   * LEARNED_PUBLISH_MS later, without a read of /proc (without the hooks, the timed reads
+   * take them in).
+   */
+  private publishLearnedSoon(): void {
+    if (this.publishTimer || this.closed || this.connects?.mode !== 'socket hooks') return;
+    this.publishTimer = setTimeout(() => {
+      this.publishTimer = undefined;
+      void this.publishLearned();
+    }, LEARNED_PUBLISH_MS);
+    this.publishTimer.unref();
+  }
+
+  private async publishLearned(): Promise<void> {
+    // A read under way takes them in itself.
+    if (this.refreshing || !this.connects || !this.fromProc) return;
+    await this.connects.settled();
+    if (this.closed || this.refreshing || !this.fromProc) return;
+    const learned = this.connects.takeLearned();
+    if (learned.length === 0) return;
+    this.publish(this.fromProc, learned);
+  }
+
+  /** The /proc snapshot with the sockets the kernel told of since it was read: to the resolver and the caller. */
+  private publish(fromProc: SocketSnapshot, learned: LearnedConnection[]): void {
+    for (const entry of learned) this.learnedSinceRead.set(`${entry.socket.protocol} ${tupleText(entry.socket)}`, entry);
+    const snapshot = withLearnedConnections(fromProc, [...this.learnedSinceRead.values()], this.learnedInodes);
+    this.resolver.update(snapshot);
+    this.latest = snapshot;
+    this.recheckingAfterRead = true;
+    try {
+      this.options.onRefresh?.(snapshot);
+    } finally {
+      this.recheckingAfterRead = false;
+    }
+    // Sockets long closed pile up without reads: a read of /proc starts the list afresh.
+    if (this.learnedSinceRead.size > MAX_LEARNED_SINCE_READ) void this.refresh();
   }
 
   /**
@@ -319,22 +401,24 @@ export class LiveAttribution implements Attribution {
 }
 
 /**
- * The snapshot plus the connections the kernel reported that /proc did not list (they closed
- * before the read), each as a socket row with a made-up inode and its owner: so the resolver
- * and a recording's embedded snapshots know them like any other socket. Only connections
- * from one of the snapshot's addresses: the kernel reports every network namespace's, and
- * another namespace's client must not make its address (and so its bytes) ours.
+ * The snapshot plus the connections and bound ports the kernel reported that /proc did not
+ * list (they closed before the read, or were made after it), each as a socket row with a
+ * made-up inode and its owner: so the resolver and a recording's embedded snapshots know
+ * them like any other socket. Only sockets on one of the snapshot's addresses (or a
+ * wildcard): a kernel that cannot tell namespaces apart reports every network namespace's,
+ * and another namespace's client must not make its address (and so its bytes) ours.
  */
 export function withLearnedConnections(snapshot: SocketSnapshot, learned: LearnedConnection[], inodes: { next: number }): SocketSnapshot {
   if (learned.length === 0) return snapshot;
-  const listed = new Set(snapshot.sockets.filter((s) => s.protocol === 'tcp').map(tupleText));
+  const listed = new Set(snapshot.sockets.map((s) => `${s.protocol} ${tupleText(s)}`));
   const ours = new Set(snapshot.localAddresses.map((a) => unmapIpv4(a) ?? a));
   const pids = new Set(snapshot.processes.map((p) => p.pid));
   const sockets = [...snapshot.sockets];
   const owners = [...snapshot.owners];
   const processes = [...snapshot.processes];
   for (const { socket, owner } of learned) {
-    if (listed.has(tupleText(socket)) || !ours.has(unmapIpv4(socket.localAddress) ?? socket.localAddress)) continue;
+    const local = unmapIpv4(socket.localAddress) ?? socket.localAddress;
+    if (listed.has(`${socket.protocol} ${tupleText(socket)}`) || !(ours.has(local) || local === '0.0.0.0' || local === '::')) continue;
     const inode = inodes.next++;
     sockets.push({ ...socket, inode });
     owners.push([inode, [owner.pid]]);

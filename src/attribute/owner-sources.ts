@@ -1,8 +1,17 @@
-// Where a live capture's socket owners come from, in words for a person: /proc, and the
-// kernel's socket events when they loaded — or why they did not (a missing capability, no
-// tracefs), which is what an administrator needs to know to fix it.
+// Where a live capture's socket owners come from, in words for a person: the kernel's
+// socket hooks with /proc read at start, its tracepoints with /proc read every second, or
+// /proc alone — and why not the better ones, which is what an administrator needs to know to
+// fix it (a missing capability, no cgroup v2, a kernel without BTF).
 
-/** `unavailable`: LiveAttribution.connectEventsUnavailable (undefined when the events loaded). */
-export function describeOwnerSources(unavailable: string | undefined): string {
-  return unavailable === undefined ? '/proc and kernel events (eBPF: connects, process ends)' : `/proc only (kernel events unavailable: ${unavailable})`;
+import type { OwnerSources } from './live-attribution.js';
+
+export function describeOwnerSources(sources: OwnerSources): string {
+  if (sources.kernel === 'socket hooks') return 'kernel events (eBPF: socket hooks, connects, process ends) and /proc at start';
+  if (sources.kernel === 'tracepoints') return `/proc every second and kernel events (eBPF: connects, listens, process ends; socket hooks unavailable: ${sources.hooksUnavailable ?? 'unknown'})`;
+  return `/proc only (kernel events unavailable: ${sources.kernelUnavailable ?? 'unknown'})`;
+}
+
+/** A session's owner sources, when its attribution says (LiveAttribution does; test fakes may not). */
+export function ownerSourcesOf(attribution: object): OwnerSources | undefined {
+  return 'ownerSources' in attribution ? (attribution.ownerSources as OwnerSources) : undefined;
 }

@@ -3,7 +3,9 @@
 // JSON or JSON lines for scripts.
 
 import { writeReportJson } from '../present/report-json.js';
+import { describeOwnerSources, ownerSourcesOf } from '../attribute/owner-sources.js';
 import { renderUsageTable } from '../present/usage-table.js';
+import type { UsageReport } from '../present/usage-report.js';
 import { LiveFeedStore } from '../present/live/live-feed.js';
 import { ProcessIdleClock } from '../present/live/process-idle.js';
 import { UncapturedInterfaces } from '../capture/uncaptured-interfaces.js';
@@ -120,7 +122,7 @@ export async function runLive(argv: string[], io: CommandIo & { isTTY: boolean }
         const notCaptured = await uncaptured.read(session.devices, tick.seconds);
         if (notCaptured.length > 0) report.uncapturedInterfaces = notCaptured;
         feed.publish({ report, elapsedSeconds: report.durationSeconds, intervalSeconds });
-      } else if (values.jsonl) io.stdout.write(`${JSON.stringify(report)}\n`);
+      } else if (values.jsonl) io.stdout.write(`${JSON.stringify(withOwners(report, session))}\n`);
       else io.stdout.write(`${renderUsageTable(report, { sort, ...(top ? { top } : {}) })}\n`);
     });
   }
@@ -134,15 +136,21 @@ export async function runLive(argv: string[], io: CommandIo & { isTTY: boolean }
     await session.readCounters();
     const report = session.report({ wholeRun: true });
     names?.label(report, false);
-    if (values.json) writeReportJson(report, (text) => io.stdout.write(text));
+    if (values.json) writeReportJson(withOwners(report, session), (text) => io.stdout.write(text));
     else io.stdout.write(renderUsageTable(report, { sort, ...(top ? { top } : {}) }));
   }
   if (failure) throw failure;
   return 0;
 }
 
-/** For the help screen: where owners come from, and why not the kernel when it is not. */
+/** For the help screen: where owners come from, and why not the kernel's hooks when not. */
 function ownersFrom(session: CaptureSession): string {
-  const why = session.attribution.connectEventsUnavailable;
-  return why === undefined ? '/proc and kernel events (eBPF: connects, process ends)' : `/proc only (kernel events unavailable: ${why})`;
+  const sources = ownerSourcesOf(session.attribution);
+  return sources ? describeOwnerSources(sources) : '/proc';
+}
+
+/** The JSON report says where owners came from (source.owners), for scripts and the accuracy harness. */
+function withOwners(report: UsageReport, session: CaptureSession): UsageReport {
+  const owners = ownerSourcesOf(session.attribution);
+  return owners ? { ...report, source: { ...report.source, owners } } : report;
 }

@@ -1,6 +1,7 @@
 // The JSON document of docs/design.md (version 1), built from the meter's state. Every other
 // output (table, Ink screen, metrics) is drawn from this one shape.
 
+import type { OwnerSources } from '../attribute/live-attribution.js';
 import type { Meter, ConnectionRecord } from '../account/meter.js';
 import { processKey } from '../attribute/process-key.js';
 import { Traffic } from '../account/counters.js';
@@ -85,7 +86,7 @@ export interface UsageReport {
   version: 1;
   /** `--by host`: the rows of `processes` are subscribers (docs/design.md, JSON contracts). */
   by?: 'host';
-  source: { kind: 'live' | 'pcap' | 'pcapng'; path?: string; interfaces: string[]; packets: number; bytes: number; error?: string };
+  source: { kind: 'live' | 'pcap' | 'pcapng'; path?: string; interfaces: string[]; packets: number; bytes: number; error?: string; owners?: OwnerSources };
   /** Seconds covered: first to last packet in a replay, the run so far live. */
   durationSeconds: number;
   totals: { packets: number; bytes: number; sentBytes: number; receivedBytes: number; sentPackets: number; receivedPackets: number };

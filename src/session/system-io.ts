@@ -3,7 +3,7 @@
 
 import { existsSync } from 'node:fs';
 import { LiveAttribution } from '../attribute/live-attribution.js';
-import { KernelOwners } from '../attribute/kernel-owners.js';
+import { KernelOwners, type KernelEventsChoice } from '../attribute/kernel-owners.js';
 import { defaultCaptureInterfaces, resolveCaptureInterfaces } from '../capture/capture-interfaces.js';
 import { readKernelCounters } from '../capture/kernel-counters.js';
 import { openLiveSource } from '../capture/live-source.js';
@@ -22,7 +22,7 @@ export function systemSessionIo(): SessionIo {
       new LiveAttribution({
         localCidrs,
         clock: systemClock,
-        kernelEvents: (options) => KernelOwners.open(options),
+        kernelEvents: (options) => KernelOwners.open(options, kernelEventsChoice(process.env.NETMETER_KERNEL_EVENTS)),
         onRefresh: hooks.onRefresh,
         onOwnersFound: hooks.onOwnersFound,
         onProcessesEnded: hooks.onProcessesEnded,
@@ -31,4 +31,12 @@ export function systemSessionIo(): SessionIo {
     readKernelCounters: (device) => readKernelCounters(device),
     processExists: (pid) => existsSync(`/proc/${pid}`),
   };
+}
+
+/**
+ * NETMETER_KERNEL_EVENTS: `tracepoints` keeps the kernel's socket hooks off, `off` every
+ * kernel program (attribution from /proc alone); anything else, all that load.
+ */
+export function kernelEventsChoice(value: string | undefined): KernelEventsChoice {
+  return value === 'tracepoints' || value === 'off' ? value : 'all';
 }
