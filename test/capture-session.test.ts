@@ -103,7 +103,7 @@ function fakeWorld(options: { defaults?: string[]; privileged?: boolean } = {}) 
     refresh: async () => undefined,
     startPeriodicRefresh: () => undefined,
     close: () => undefined,
-    connectEventsUnavailable: 'a fake',
+    ownerSources: { kernel: 'none', kernelUnavailable: 'a fake' },
   };
   const io: SessionIo = {
     clock: { now: () => clock.wall, monotonic: () => clock.mono },

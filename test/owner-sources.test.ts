@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { describeOwnerSources, ownerSourcesOf } from '../src/attribute/owner-sources.js';
+import { describeOwnerSources } from '../src/attribute/owner-sources.js';
 
 test('each path in words, with why the better one is not running', () => {
   assert.equal(describeOwnerSources({ kernel: 'socket hooks' }), 'kernel events (eBPF: socket hooks, connects, process ends) and /proc at start');
@@ -12,9 +12,4 @@ test('each path in words, with why the better one is not running', () => {
     '/proc every second and kernel events (eBPF: connects, listens, process ends; socket hooks unavailable: cannot load the BPF programs: Operation not permitted)',
   );
   assert.equal(describeOwnerSources({ kernel: 'none', kernelUnavailable: 'turned off (NETMETER_KERNEL_EVENTS=off)' }), '/proc only (kernel events unavailable: turned off (NETMETER_KERNEL_EVENTS=off))');
-});
-
-test('a session attribution that does not say (a test fake) has no sources', () => {
-  assert.equal(ownerSourcesOf({}), undefined);
-  assert.deepEqual(ownerSourcesOf({ ownerSources: { kernel: 'none' } }), { kernel: 'none' });
 });

@@ -10,8 +10,3 @@ export function describeOwnerSources(sources: OwnerSources): string {
   if (sources.kernel === 'tracepoints') return `/proc every second and kernel events (eBPF: connects, listens, process ends; socket hooks unavailable: ${sources.hooksUnavailable ?? 'unknown'})`;
   return `/proc only (kernel events unavailable: ${sources.kernelUnavailable ?? 'unknown'})`;
 }
-
-/** A session's owner sources, when its attribution says (LiveAttribution does; test fakes may not). */
-export function ownerSourcesOf(attribution: object): OwnerSources | undefined {
-  return 'ownerSources' in attribution ? (attribution.ownerSources as OwnerSources) : undefined;
-}

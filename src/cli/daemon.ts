@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { checkCapturePrivileges } from '../capture/privilege.js';
-import { describeOwnerSources, ownerSourcesOf } from '../attribute/owner-sources.js';
+import { describeOwnerSources } from '../attribute/owner-sources.js';
 import { hourStart } from '../history/calendar.js';
 import type { HistoryConfig } from '../history/config.js';
 import { loadConfig } from '../config/config-file.js';
@@ -135,7 +135,7 @@ export async function runDaemon(argv: string[], io: CommandIo): Promise<number> 
 
   const control = stopControl(session);
   // Said once SIGTERM and SIGHUP are handled: a supervisor that signals on seeing it loses nothing.
-  const sources = ownerSourcesOf(session.attribution);
+  const sources = session.attribution.ownerSources;
   const owners = sources ? describeOwnerSources(sources) : '/proc';
   const per = session.subscribers ? 'per subscriber (--by host)' : `owners from ${owners}`;
   log(`recording ${session.devices.join(', ') || 'each interface as it comes up'} into ${path} every ${flushMs / 1000}s; ${per}`);

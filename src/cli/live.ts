@@ -3,7 +3,7 @@
 // JSON or JSON lines for scripts.
 
 import { writeReportJson } from '../present/report-json.js';
-import { describeOwnerSources, ownerSourcesOf } from '../attribute/owner-sources.js';
+import { describeOwnerSources } from '../attribute/owner-sources.js';
 import { renderUsageTable } from '../present/usage-table.js';
 import type { UsageReport } from '../present/usage-report.js';
 import { LiveFeedStore } from '../present/live/live-feed.js';
@@ -145,12 +145,12 @@ export async function runLive(argv: string[], io: CommandIo & { isTTY: boolean }
 
 /** For the help screen: where owners come from, and why not the kernel's hooks when not. */
 function ownersFrom(session: CaptureSession): string {
-  const sources = ownerSourcesOf(session.attribution);
+  const sources = session.attribution.ownerSources;
   return sources ? describeOwnerSources(sources) : '/proc';
 }
 
 /** The JSON report says where owners came from (source.owners), for scripts and the accuracy harness. */
 function withOwners(report: UsageReport, session: CaptureSession): UsageReport {
-  const owners = ownerSourcesOf(session.attribution);
+  const owners = session.attribution.ownerSources;
   return owners ? { ...report, source: { ...report.source, owners } } : report;
 }

@@ -9,7 +9,7 @@
 import { Meter } from '../account/meter.js';
 import { RateWindow } from '../account/rate-window.js';
 import type { Attribution } from '../account/attribution.js';
-import type { ProcessEnd } from '../attribute/live-attribution.js';
+import type { OwnerSources, ProcessEnd } from '../attribute/live-attribution.js';
 import type { SocketSnapshot } from '../attribute/types.js';
 import { KernelCounterDelta, type KernelCounters } from '../capture/kernel-counters.js';
 import { PrivilegeError } from '../capture/privilege.js';
@@ -75,8 +75,8 @@ export interface SessionAttribution extends Attribution {
   refresh(): Promise<void>;
   startPeriodicRefresh(): void;
   close(): void;
-  /** Why the kernel's socket events are not used, when they are not. */
-  readonly connectEventsUnavailable?: string | undefined;
+  /** Where owners come from: the kernel's socket hooks, its tracepoints or /proc alone, and why not the better ones (absent: /proc alone, as in tests' fakes). */
+  readonly ownerSources?: OwnerSources;
 }
 
 /** Everything the session takes from the outside world: tests pass fakes. */
