@@ -19,6 +19,8 @@ import { parseCidrList, parsePositiveInteger, parseSortKey } from './options.js'
 import { UsageError } from './usage-error.js';
 import { HELP_OPTION, parseCommandLine, renderHelp, type CommandSpec } from './command-line.js';
 import type { Cidr } from '../decode/address.js';
+import { SubscriberAttribution } from '../attribute/subscribers.js';
+import { SUBSCRIBER_OPTIONS, subscriberOptions } from './capture-options.js';
 
 export const REPLAY_COMMAND = {
   name: 'replay',
@@ -30,6 +32,7 @@ export const REPLAY_COMMAND = {
     { name: 'sockets', type: 'string', value: 'FILE', complete: 'file', help: 'socket snapshot (JSON) that says which process owned each socket' },
     { name: 'proc-root', type: 'string', value: 'DIR', complete: 'directory', help: 'a /proc snapshot directory to read the socket tables and owners from' },
     { name: 'local', type: 'string', value: 'CIDRS', help: "addresses that are this host's, e.g. 198.18.0.0/15,fd00::/8" },
+    ...SUBSCRIBER_OPTIONS,
     { name: 'json', type: 'boolean', help: 'print the JSON document (version 1) instead of a table' },
     { name: 'sort', type: 'string', value: 'KEY', complete: ['sent', 'received', 'total'], help: 'sent, received or total (default total)' },
     { name: 'top', type: 'string', value: 'N', help: 'only the N largest rows' },
@@ -57,11 +60,15 @@ export async function runReplay(argv: string[], io: CommandIo): Promise<number> 
   const sort = parseSortKey(values.sort);
   const top = parsePositiveInteger('top', values.top);
   const localCidrs = values.local === undefined ? [] : parseCidrList(values.local);
+  const { byHost } = subscriberOptions(values);
+  if (byHost && localCidrs.length === 0) throw new UsageError("--by host needs --local: the subscribers' networks (a capture file says nothing of which addresses were the host's)");
   const path = positionals[0]!;
 
   let snapshot = (await loadSnapshot(values.sockets, values['proc-root'])) ?? emptySnapshot();
   const resolver = new SocketResolver(snapshot, { localCidrs });
-  const meter = new Meter(resolverAttribution(resolver));
+  // --by host: the same wrapper as live capture (docs/design.md, subscribers).
+  const attribution = resolverAttribution(resolver);
+  const meter = new Meter(byHost ? new SubscriberAttribution(attribution, localCidrs, byHost.ipv6Prefix) : attribution);
   const source = await openCaptureFile(path);
   if (source instanceof PcapngFileSource) {
     // A capture made by `netmeter record` carries the socket snapshots taken while recording.
@@ -85,6 +92,7 @@ export async function runReplay(argv: string[], io: CommandIo): Promise<number> 
     { kind: source.kind, path, interfaces: source.interfaces().map((i) => i.name), ...(error ? { error: error.message } : {}) },
     meter.lastTimestamp - meter.firstTimestamp || 0,
   );
+  if (byHost) report.by = 'host';
   if (values.json) writeReportJson(report, (text) => io.stdout.write(text));
   else io.stdout.write(renderUsageTable(report, { sort, ...(top ? { top } : {}) }));
   if (error) {
