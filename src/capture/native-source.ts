@@ -124,7 +124,7 @@ const MAX_SNAP_LENGTH = 262144;
  * resident memory from the first busy second: 32 MiB was a tenth of netmeter with 100,000
  * flows. (tcpdump and nethogs take libpcap's 2 MiB.)
  */
-const DEFAULT_BUFFER_BYTES = 8 * 1024 * 1024;
+const DEFAULT_BUFFER_BYTES = 4 * 1024 * 1024;
 const DEFAULT_FLUSH_MS = 100;
 /** The kernel's block timeout bounds how late the thread sees a packet on a quiet link. */
 const MAX_TIMEOUT_MS = 50;

@@ -269,13 +269,60 @@ function taskCpuNs(pid: string, tid: string): number {
   }
 }
 
+type CpuReading = { ns: number; rootNs: number; rootThreads: ThreadSplit; rootThreadWakeups: ThreadSplit; processes: number; wakeups: number };
+
 /**
- * CPU time (ns) of pid and every live descendant, every thread of each, from schedstat; and
- * the root process's own split: its main thread (the event loop), netmeter's capture
- * threads (named nm-capture) and the rest of its threads (V8's GC helpers, libuv's pool,
- * worker threads such as netmeter's /proc reader).
+ * CPU time (ns) of a process tree, from each thread's schedstat, and the root process's own
+ * split: its main thread (the event loop), netmeter's capture threads (named nm-capture)
+ * and the rest of its threads (V8's GC helpers, libuv's pool, worker threads such as
+ * netmeter's /proc reader). Every thread ever seen counts with what it had used when last
+ * seen, so a thread that ends (netmeter's /proc reader after a quiet while) does not take
+ * its CPU out of the sum: read() is called every SAMPLE_MS while the tool runs, so at most
+ * that much of an ending thread's time is missed.
  */
-function treeCpuNs(root: number): { ns: number; rootNs: number; rootThreads: ThreadSplit; rootThreadWakeups: ThreadSplit; processes: number; wakeups: number } {
+class TreeCpu {
+  private readonly threads = new Map<string, { ns: number; sleeps: number; part: keyof ThreadSplit | 'descendant'; mainOf: boolean }>();
+  private processes = 0;
+  constructor(private readonly root: number) {}
+
+  read(): CpuReading {
+    const tree = processTree(this.root);
+    this.processes = 0;
+    for (const pid of tree) {
+      let tids: string[];
+      try {
+        tids = readdirSync(`/proc/${pid}/task`);
+      } catch {
+        continue; // exited
+      }
+      this.processes++;
+      for (const tid of tids) {
+        const ns = taskCpuNs(String(pid), tid);
+        if (ns === 0) continue; // ended meanwhile: keep its last reading
+        const known = this.threads.get(`${pid}/${tid}`);
+        const part = known?.part ?? (pid !== this.root ? 'descendant' : tid === String(pid) ? 'main' : threadName(pid, tid) === 'nm-capture' ? 'capture' : 'other');
+        this.threads.set(`${pid}/${tid}`, { ns, sleeps: taskSleeps(pid, tid), part, mainOf: tid === String(pid) });
+      }
+    }
+    const reading: CpuReading = { ns: 0, rootNs: 0, rootThreads: { main: 0, capture: 0, other: 0 }, rootThreadWakeups: { main: 0, capture: 0, other: 0 }, processes: this.processes, wakeups: 0 };
+    for (const thread of this.threads.values()) {
+      reading.ns += thread.ns;
+      // Voluntary switches of each process's main thread (the event loop): how often it went to sleep.
+      if (thread.mainOf) reading.wakeups += thread.sleeps;
+      if (thread.part === 'descendant') continue;
+      reading.rootNs += thread.ns;
+      reading.rootThreads[thread.part] += thread.ns;
+      reading.rootThreadWakeups[thread.part] += thread.sleeps;
+    }
+    return reading;
+  }
+}
+
+/** How often a running tool's threads are read (TreeCpu). */
+const SAMPLE_MS = 250;
+
+/** pid and every live descendant. */
+function processTree(root: number): Set<number> {
   const parent = new Map<number, number>();
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
@@ -298,33 +345,7 @@ function treeCpuNs(root: number): { ns: number; rootNs: number; rootThreads: Thr
       }
     }
   }
-  let total = 0;
-  let wakeups = 0;
-  let processes = 0;
-  const rootThreads: ThreadSplit = { main: 0, capture: 0, other: 0 };
-  // The root's threads' sleeps (voluntary switches), by the same split: which thread wakes how often.
-  const rootThreadWakeups: ThreadSplit = { main: 0, capture: 0, other: 0 };
-  for (const pid of tree) {
-    let tids: string[];
-    try {
-      tids = readdirSync(`/proc/${pid}/task`);
-      // Voluntary switches of the main thread (the event loop): how often it went to sleep.
-      wakeups += Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-    } catch {
-      continue; // exited
-    }
-    processes++;
-    for (const tid of tids) {
-      const ns = taskCpuNs(String(pid), tid);
-      total += ns;
-      if (pid !== root) continue;
-      const part: keyof ThreadSplit = tid === String(pid) ? 'main' : threadName(pid, tid) === 'nm-capture' ? 'capture' : 'other';
-      rootThreads[part] += ns;
-      rootThreadWakeups[part] += taskSleeps(pid, tid);
-    }
-  }
-  const rootNs = rootThreads.main + rootThreads.capture + rootThreads.other;
-  return { ns: total, rootNs, rootThreads, rootThreadWakeups, processes, wakeups };
+  return tree;
 }
 
 interface ThreadSplit {
@@ -444,7 +465,7 @@ interface Sample {
   cpuNsPerPacket: number;
   /** The tool's main process alone; the rest of cpuNsPerPacket is its descendants'. */
   mainCpuNsPerPacket: number;
-  /** The main process's CPU per packet by thread (see treeCpuNs). */
+  /** The main process's CPU per packet by thread (see TreeCpu). */
   threadsNsPerPacket: ThreadSplit;
   cpuPercent: number;
   /** Times the main threads of the tool's processes went to sleep, per packet. */
@@ -470,7 +491,7 @@ interface Sample {
 
 /** What the window's edges read: the tool's CPU, the sender's, the machine's, the interface's counters. */
 interface Reading {
-  cpu: ReturnType<typeof treeCpuNs>;
+  cpu: CpuReading;
   sender: number;
   system: number;
   packets: number;
@@ -484,7 +505,9 @@ async function runOnce(tool: Tool, rate: string, rep: number): Promise<Sample[]>
   const stdout = collect(child?.stdout);
   const stderr = collect(child?.stderr);
   const pid = child?.pid ?? 0; // `ip netns exec` execs the command: same pid
-  const cpuOf = (): ReturnType<typeof treeCpuNs> => (child ? treeCpuNs(pid) : { ns: 0, rootNs: 0, rootThreads: { main: 0, capture: 0, other: 0 }, rootThreadWakeups: { main: 0, capture: 0, other: 0 }, processes: 0, wakeups: 0 });
+  const toolCpu = child ? new TreeCpu(pid) : undefined;
+  const cpuOf = (): CpuReading => toolCpu?.read() ?? { ns: 0, rootNs: 0, rootThreads: { main: 0, capture: 0, other: 0 }, rootThreadWakeups: { main: 0, capture: 0, other: 0 }, processes: 0, wakeups: 0 };
+  const sampler = setInterval(cpuOf, SAMPLE_MS);
   await sleep(startupS * 1000);
   if (child && child.exitCode !== null) throw new Error(`${tool.name} exited during start-up: ${stderr().trim()}`);
 
@@ -496,7 +519,8 @@ async function runOnce(tool: Tool, rate: string, rep: number): Promise<Sample[]>
   const replayOut = collect(replay.stdout);
   const replayErr = collect(replay.stderr);
   const trafficStart = process.hrtime.bigint();
-  const read = (): Reading => ({ cpu: cpuOf(), sender: treeCpuNs(replay.pid!).ns, system: systemBusyNs(), packets: interfacePackets().rx, at: process.hrtime.bigint() });
+  const senderCpu = new TreeCpu(replay.pid!);
+  const read = (): Reading => ({ cpu: cpuOf(), sender: senderCpu.read().ns, system: systemBusyNs(), packets: interfacePackets().rx, at: process.hrtime.bigint() });
   /** Waits until this many seconds after the traffic started. */
   const until = (seconds: number) => sleep(Math.max(0, seconds * 1000 - Number(process.hrtime.bigint() - trafficStart) / 1e6));
 
@@ -512,6 +536,7 @@ async function runOnce(tool: Tool, rate: string, rep: number): Promise<Sample[]>
     windows.push({ name: 'steady', from: steadyFrom, to: read() });
   }
   const alive = !child || child.exitCode === null;
+  clearInterval(sampler);
 
   await exited(replay);
   await sleep(1000); // let the tool drain what it already has
