@@ -117,12 +117,13 @@ const DEFAULT_SNAP_LENGTH = 256;
 const MAX_SNAP_LENGTH = 262144;
 /**
  * With TPACKET_V3 a packet takes about its kept bytes plus 80 bytes of headers in the ring,
- * so 8 MiB holds ~58,000 small packets: ~190 ms at 300,000 packets/s. The ring is emptied by
- * the capture thread, which never waits for JavaScript (a pause there — a GC, a /proc
- * re-read, a screen redraw — fills the batch queue behind it, maxQueuedBatches x
- * batchPackets = 131,072 packets), so it only covers that thread's scheduling delays. It is
- * resident memory from the first busy second: 32 MiB was a tenth of netmeter with 100,000
- * flows. (tcpdump and nethogs take libpcap's 2 MiB.)
+ * so 4 MiB holds ~29,000 small packets: ~90 ms at 330,000 packets/s, the most this kind of
+ * machine sends. The ring is emptied by the capture thread, which never waits for
+ * JavaScript (a pause there — a GC, a /proc re-read, a screen redraw — fills the batch
+ * queue behind it, maxQueuedBatches x batchPackets = 131,072 packets), so it only covers
+ * that thread's scheduling delays. It is resident memory from the start (the kernel maps
+ * the whole ring): 8 MiB was an eighth of an idle netmeter, and lost nothing more flat out
+ * (docs/benchmarks.md). (tcpdump and nethogs take libpcap's 2 MiB.)
  */
 const DEFAULT_BUFFER_BYTES = 4 * 1024 * 1024;
 const DEFAULT_FLUSH_MS = 100;
