@@ -2,7 +2,7 @@
 // (processes of one executable summed), per connection and per remote host — filtered by
 // the user's text and sorted by the chosen key. Pure, so the aggregation is tested without Ink.
 
-import type { ConnectionUsage, ProcessUsage, UsageReport } from '../usage-report.js';
+import { byCodeUnits, type ConnectionUsage, type ProcessUsage, type UsageReport } from '../usage-report.js';
 import { endpoint } from '../usage-table.js';
 
 export type ViewKind = 'processes' | 'applications' | 'connections' | 'hosts';
@@ -166,7 +166,7 @@ export function processRows(report: UsageReport, options: RowOptions): ProcessRo
     fold.sentRate += p.sentRate;
     fold.receivedRate += p.receivedRate;
   }
-  return sortRows(rows, options, (x, y) => comparePid(x.pid, y.pid) || x.name.localeCompare(y.name) || x.key.localeCompare(y.key));
+  return sortRows(rows, options, (x, y) => comparePid(x.pid, y.pid) || byCodeUnits(x.name, y.name) || byCodeUnits(x.key, y.key));
 }
 
 /** Processes of one program summed: grouped by executable when known, else by name. */
@@ -190,7 +190,7 @@ export function applicationRows(report: UsageReport, options: RowOptions): Appli
     row.sentRate += p.sentRate;
     row.receivedRate += p.receivedRate;
   }
-  return sortRows([...groups.values()], options, (x, y) => comparePid(x.pids[0] ?? null, y.pids[0] ?? null) || x.key.localeCompare(y.key));
+  return sortRows([...groups.values()], options, (x, y) => comparePid(x.pids[0] ?? null, y.pids[0] ?? null) || byCodeUnits(x.key, y.key));
 }
 
 function toConnectionRow(c: ConnectionUsage, names: boolean): ConnectionRow {
@@ -220,7 +220,7 @@ function filteredConnections(report: UsageReport, filter: string, pid: number | 
 /** Connections, optionally only those of one pid (the detail view of a process). */
 export function connectionRows(report: UsageReport, options: RowOptions, pid?: number): ConnectionRow[] {
   const rows = filteredConnections(report, options.filter, pid).map((c) => toConnectionRow(c, options.names === true));
-  return sortRows(rows, options, (x, y) => comparePid(x.pid, y.pid) || x.key.localeCompare(y.key));
+  return sortRows(rows, options, (x, y) => comparePid(x.pid, y.pid) || byCodeUnits(x.key, y.key));
 }
 
 /** Connections grouped by remote address. */
@@ -241,7 +241,7 @@ export function hostRows(report: UsageReport, options: RowOptions): HostRow[] {
     row.sentRate += c.sentRate ?? 0;
     row.receivedRate += c.receivedRate ?? 0;
   }
-  return sortRows([...groups.values()], options, (x, y) => x.key.localeCompare(y.key));
+  return sortRows([...groups.values()], options, (x, y) => byCodeUnits(x.key, y.key));
 }
 
 /** The share of attributable bytes (processes + unknown) that no process could be found for; null before any byte. */
