@@ -6,6 +6,10 @@
 // '(unknown)' to the application, and (unknown)'s total would go down — a negative minute, or,
 // clamped, bytes counted twice. So each record's bytes are credited, flush by flush, to the
 // key of its owner *at that flush*; what was credited stays where it was.
+//
+// Kept incrementally: each update credits only the records the meter says changed since
+// the last one (Meter.takeChanges), so a scrape of a large, mostly quiet flow table costs
+// what moved, not what is held.
 
 import type { ConnectionRecord, RetiredTraffic } from '../account/meter.js';
 import { retiredKey } from '../account/meter.js';
@@ -15,7 +19,7 @@ import { UserNames } from '../attribute/proc/user-names.js';
 
 /** What MeterTotals reads of a Meter. */
 export interface MeterView {
-  records(): Iterable<ConnectionRecord>;
+  takeChanges(changed: (record: ConnectionRecord) => void, retired: (record: ConnectionRecord) => void): void;
   readonly retired: Map<string, RetiredTraffic>;
 }
 
@@ -52,8 +56,6 @@ const minus = (a: UsageCounts, b: UsageCounts): UsageCounts => ({
 interface RecordCredit extends UsageCounts {
   owner: ConnectionRecord['owner'];
   total: UsageTotal;
-  /** The update that last saw the record in the flow table. */
-  seen: number;
 }
 
 export class MeterTotals implements UsageSource {
@@ -63,7 +65,6 @@ export class MeterTotals implements UsageSource {
   /** Each retired entry's traffic when last read (entries only grow). */
   private readonly retiredSeen = new Map<string, UsageCounts>();
   private readonly userName: UserNameOf;
-  private updates = 0;
 
   constructor(
     private readonly meter: MeterView,
@@ -109,26 +110,27 @@ export class MeterTotals implements UsageSource {
   }
 
   private update(): void {
-    const seen = ++this.updates;
-    for (const record of this.meter.records()) {
-      let credit = this.credited.get(record);
-      if (!credit) this.credited.set(record, (credit = { ...zeroCounts(), owner: record.owner, total: this.totalOf(record), seen }));
-      credit.seen = seen;
-      this.creditRecord(record, credit);
-    }
     // Records gone from the flow table were retired: their final counts are still on the
     // record, and the rest of their retired entry's growth is records retired before this
     // class ever saw them (connections that opened and went idle between two flushes).
     const knownGrowth = new Map<string, UsageCounts>();
-    for (const [record, credit] of this.credited) {
-      if (credit.seen === seen) continue;
-      this.credited.delete(record);
-      this.creditRecord(record, credit);
-      const key = retiredKey(record.owner, record.interfaceName);
-      const growth = knownGrowth.get(key) ?? zeroCounts();
-      addCounts(growth, countsOf(record));
-      knownGrowth.set(key, growth);
-    }
+    this.meter.takeChanges(
+      (record) => {
+        let credit = this.credited.get(record);
+        if (!credit) this.credited.set(record, (credit = { ...zeroCounts(), owner: record.owner, total: this.totalOf(record) }));
+        this.creditRecord(record, credit);
+      },
+      (record) => {
+        const credit = this.credited.get(record);
+        if (!credit) return;
+        this.credited.delete(record);
+        this.creditRecord(record, credit);
+        const key = retiredKey(record.owner, record.interfaceName);
+        const growth = knownGrowth.get(key) ?? zeroCounts();
+        addCounts(growth, countsOf(record));
+        knownGrowth.set(key, growth);
+      },
+    );
     for (const [key, entry] of this.meter.retired) {
       const now = countsOf(entry.traffic);
       const unseen = minus(minus(now, this.retiredSeen.get(key) ?? zeroCounts()), knownGrowth.get(key) ?? zeroCounts());
