@@ -12,6 +12,7 @@ import { LinkType, PacketBatchBuilder, type PacketBatch } from '../src/capture/p
 import { MeterTotals } from '../src/history/meter-totals.js';
 import { addCounts, usageKeyOf, usageKeyText, zeroCounts, type UsageCounts } from '../src/history/usage-key.js';
 import { ipv4, udp } from './support/packet-builder.js';
+import { seededRandom as random } from './support/seeded-random.js';
 
 const apps: ProcessInfo[] = Array.from({ length: 4 }, (_, i) => ({ pid: 100 + i, name: `app${i}`, cmdline: `app${i}`, user: 'root', uid: 0, exe: `/usr/bin/app${i}` }));
 /** 198.18.0.1 is ours; local port 40000+i belongs to apps[i % 4], except every fifth port (unknown). */
@@ -66,18 +67,6 @@ test('retired records are handed out once if they were handed out before; others
   meter.ingest(batch([{ flow: 7, out: true, ts: 30 }]));
   assert.deepEqual(take(meter).changed.map((r) => [r.localPort, r.sent.bytes]), [[40007, 100]]);
 });
-
-/** A small seeded generator (mulberry32): the same history on every run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 for (let seed = 1; seed <= 20; seed++) {
   test(`incremental totals equal totals summed from scratch (seeded history ${seed})`, () => {

@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createSecureContext } from 'node:tls';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { collectDefaultMetrics } from 'prom-client';
+import { ExpositionRegistry } from './exposition-text.js';
 import { NetmeterError } from '../errors.js';
 import { ConfigError } from '../history/config.js';
 import { formatListenAddress, type ListenAddress, type MetricsConfig } from './metrics-config.js';
@@ -57,7 +58,7 @@ export function planMetricsServer(listen: ListenAddress, config: MetricsConfig, 
 
 export class MetricsServer {
   /** netmeter's metrics and the process's: add collectors with `registers: [server.registry]`. */
-  readonly registry = new Registry();
+  readonly registry = new ExpositionRegistry();
   /** Called before each scrape's collectors run (they read the session once per scrape). */
   private readonly scrapeStarts: Array<() => void> = [];
   private server: Server | undefined;
