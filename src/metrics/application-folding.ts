@@ -45,7 +45,7 @@ class Series implements ApplicationSeries, TextSeries {
   sentPackets = 0;
   receivedPackets = 0;
   readonly interface: string;
-  readonly labelText: string;
+  readonly labelBytes: Uint8Array;
   /** The fold that last counted into it. */
   fold = 0;
   constructor(
@@ -55,7 +55,7 @@ class Series implements ApplicationSeries, TextSeries {
     iface: string,
   ) {
     this.interface = iface;
-    this.labelText = labelText([['app', app], ['exe', exe], ['user', user], ['interface', iface]]);
+    this.labelBytes = Buffer.from(labelText([['app', app], ['exe', exe], ['user', user], ['interface', iface]]));
   }
   labels(): Record<string, string> {
     return { app: this.app, exe: this.exe, user: this.user, interface: this.interface };

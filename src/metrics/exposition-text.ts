@@ -1,10 +1,11 @@
 // The Prometheus text of the large counter families (per application, per subscriber),
-// written directly: each series carries its label text, escaped once when the series is
-// made, and a scrape appends name, labels and value. prom-client's own path formats and
-// escapes every sample's labels anew at each scrape (and Counter.inc() hashes them first):
-// at 10,000 subscribers, most of a scrape's CPU (docs/benchmarks.md, "Per-subscriber
-// metrics"). Everything else stays with prom-client; the text written here is the one it
-// would write (test/metrics-exposition.test.ts compares the two).
+// written directly as bytes: each series carries its label text, escaped and encoded once
+// when the series is made, and a scrape copies name and labels and writes the value's
+// digits. prom-client's own path formats and escapes every sample's labels anew at each
+// scrape (and Counter.inc() hashes them first), and a 3.7 MB string built of 44,000 lines
+// costs again to flatten and to encode: at 10,000 subscribers, most of a scrape's CPU
+// (docs/benchmarks.md, "Per-subscriber metrics"). Everything else stays with prom-client;
+// the bytes written here are the text it would write (test/metrics-exposition.test.ts).
 
 import { Registry, type Metric } from 'prom-client';
 
@@ -20,18 +21,73 @@ export function labelText(labels: ReadonlyArray<readonly [string, string]>): str
   return text;
 }
 
-/** A series of a text family: its labels' text (labelText) and, for prom-client's path, the labels themselves. */
+/** A series of a text family: its labels' text (labelText) as UTF-8 and, for prom-client's path, the labels themselves. */
 export interface TextSeries {
-  readonly labelText: string;
+  readonly labelBytes: Uint8Array;
   labels(): Record<string, string>;
 }
 
-/** A family registered by registerTextCounter: ExpositionRegistry asks it for its text. */
+/** A family registered by registerTextCounter: ExpositionRegistry asks it for its bytes. */
 interface TextFamily {
-  text(): string;
+  bytes(): Buffer;
 }
 
-const isTextFamily = (metric: unknown): metric is TextFamily => typeof (metric as Partial<TextFamily>).text === 'function';
+const isTextFamily = (metric: unknown): metric is TextFamily => typeof (metric as Partial<TextFamily>).bytes === 'function';
+
+const CLOSE_BRACE = 0x7d;
+const SPACE = 0x20;
+const ZERO = 0x30;
+
+/** One scrape's text of a family, written in place into a buffer that grows by doubling. */
+class ByteWriter {
+  private buf: Buffer;
+  private at = 0;
+
+  constructor(capacity: number) {
+    this.buf = Buffer.allocUnsafe(Math.max(capacity, 256));
+  }
+
+  bytes(b: Uint8Array): void {
+    this.room(b.length);
+    this.buf.set(b, this.at);
+    this.at += b.length;
+  }
+
+  byte(c: number): void {
+    this.room(1);
+    this.buf[this.at++] = c;
+  }
+
+  /** A value as prom-client writes it (`${value}`): a non-negative safe integer digit by digit. */
+  number(value: number): void {
+    if (!(Number.isSafeInteger(value) && value >= 0)) {
+      this.bytes(Buffer.from(numberText(value)));
+      return;
+    }
+    this.room(16);
+    if (value === 0) {
+      this.buf[this.at++] = ZERO;
+      return;
+    }
+    let digits = 0;
+    for (let x = value; x >= 1; x = Math.floor(x / 10)) digits++;
+    let at = this.at + digits;
+    this.at = at;
+    for (let x = value; x >= 1; x = Math.floor(x / 10)) this.buf[--at] = ZERO + (x % 10);
+  }
+
+  /** The bytes written (a view of the buffer). */
+  written(): Buffer {
+    return this.buf.subarray(0, this.at);
+  }
+
+  private room(n: number): void {
+    if (this.at + n <= this.buf.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.at + n));
+    this.buf.copy(grown, 0, 0, this.at);
+    this.buf = grown;
+  }
+}
 
 /**
  * A counter family served from `series()` (read in the scrape's first synchronous pass, as
@@ -41,16 +97,27 @@ const isTextFamily = (metric: unknown): metric is TextFamily => typeof (metric a
 export function registerTextCounter<S extends TextSeries>(registry: Registry, name: string, help: string, series: () => readonly S[], value: (s: S) => number): void {
   const family = { name, help, type: 'counter', aggregator: 'sum' } as const;
   // The head as prom-client writes it: HELP (backslash and newline escaped), then TYPE.
-  const head = `# HELP ${name} ${help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}\n# TYPE ${name} counter`;
+  const head = Buffer.from(`# HELP ${name} ${help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}\n# TYPE ${name} counter`);
+  const prefix = Buffer.from(`\n${name}{`);
+  // A new buffer each scrape (two scrapes may overlap), sized as the last one was.
+  let lastSize = 0;
   const metric: Metric & TextFamily = {
     ...family,
     get: async () => ({ ...family, values: series().map((s) => ({ labels: s.labels(), value: value(s) })) }),
     reset: () => undefined,
-    text: () => {
-      let text = head;
-      const prefix = `\n${name}{`;
-      for (const s of series()) text += `${prefix}${s.labelText}} ${numberText(value(s))}`;
-      return text;
+    bytes: () => {
+      const out = new ByteWriter(lastSize + 1024);
+      out.bytes(head);
+      for (const s of series()) {
+        out.bytes(prefix);
+        out.bytes(s.labelBytes);
+        out.byte(CLOSE_BRACE);
+        out.byte(SPACE);
+        out.number(value(s));
+      }
+      const bytes = out.written();
+      lastSize = bytes.length;
+      return bytes;
     },
   } as unknown as Metric & TextFamily;
   registry.registerMetric(metric);
@@ -67,6 +134,9 @@ function numberText(value: number): string {
 type FormatOne = (this: Registry, metric: Metric) => Promise<string>;
 const formatOne = (Registry.prototype as unknown as { getMetricsAsString: FormatOne }).getMetricsAsString;
 
+const BLANK_LINE = Buffer.from('\n\n');
+const NEWLINE = Buffer.from('\n');
+
 /**
  * A registry that lets text families (registerTextCounter) write their own text, in their
  * place among the others; the Prometheus text format only (MetricsServer never switches
@@ -74,6 +144,22 @@ const formatOne = (Registry.prototype as unknown as { getMetricsAsString: Format
  */
 export class ExpositionRegistry extends Registry {
   async getMetricsAsString(metric: Metric): Promise<string> {
-    return isTextFamily(metric) ? metric.text() : formatOne.call(this, metric);
+    return isTextFamily(metric) ? metric.bytes().toString('utf8') : formatOne.call(this, metric);
+  }
+
+  /**
+   * What metrics() returns, as bytes, the text families' never made a string: what the
+   * server sends. As metrics() does, every family is read in one synchronous pass (the
+   * collectors share a reading per scrape), then the texts are joined by a blank line.
+   */
+  async exposition(): Promise<Buffer> {
+    const parts = await Promise.all(this.getMetricsAsArray().map((metric) => (isTextFamily(metric) ? metric.bytes() : this.getMetricsAsString(metric as unknown as Metric))));
+    const chunks: Uint8Array[] = [];
+    for (const part of parts) {
+      if (chunks.length > 0) chunks.push(BLANK_LINE);
+      chunks.push(typeof part === 'string' ? Buffer.from(part, 'utf8') : part);
+    }
+    chunks.push(NEWLINE);
+    return Buffer.concat(chunks);
   }
 }

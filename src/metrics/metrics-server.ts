@@ -133,8 +133,8 @@ export class MetricsServer {
     }
     try {
       for (const begin of this.scrapeStarts) begin();
-      const text = await this.registry.metrics();
-      response.writeHead(200, { 'Content-Type': this.registry.contentType }).end(request.method === 'HEAD' ? undefined : text);
+      const body = await this.registry.exposition();
+      response.writeHead(200, { 'Content-Type': this.registry.contentType }).end(request.method === 'HEAD' ? undefined : body);
     } catch (error) {
       response.writeHead(500, { 'Content-Type': 'text/plain' }).end(`netmeter could not collect its metrics: ${oneLine(error)}\n`);
     }
