@@ -38,24 +38,34 @@ export interface FoldedApplications {
 // name, path, user or interface name holds a NUL.
 const appKey = (t: { app: string; exe: string }) => `${t.app}\0${t.exe}`;
 
-/** A series kept for the run, with its label text escaped once (exposition-text.ts). */
-class Series implements ApplicationSeries, TextSeries {
+/**
+ * A series kept for the run (applications' and subscribers'): its counts, summed anew at
+ * each fold, and its label text, escaped and encoded once (exposition-text.ts).
+ */
+export abstract class FoldedSeries implements UsageCounts, TextSeries {
   sentBytes = 0;
   receivedBytes = 0;
   sentPackets = 0;
   receivedPackets = 0;
-  readonly interface: string;
-  readonly labelBytes: Uint8Array;
   /** The fold that last counted into it. */
   fold = 0;
+  readonly labelBytes: Uint8Array;
+  constructor(labels: ReadonlyArray<readonly [string, string]>) {
+    this.labelBytes = Buffer.from(labelText(labels));
+  }
+  abstract labels(): Record<string, string>;
+}
+
+class Series extends FoldedSeries implements ApplicationSeries {
+  readonly interface: string;
   constructor(
     readonly app: string,
     readonly exe: string,
     readonly user: string,
     iface: string,
   ) {
+    super([['app', app], ['exe', exe], ['user', user], ['interface', iface]]);
     this.interface = iface;
-    this.labelBytes = Buffer.from(labelText([['app', app], ['exe', exe], ['user', user], ['interface', iface]]));
   }
   labels(): Record<string, string> {
     return { app: this.app, exe: this.exe, user: this.user, interface: this.interface };
@@ -67,7 +77,7 @@ class Series implements ApplicationSeries, TextSeries {
  * anew: each series comes out once, in the order of its first total, as a fresh fold would.
  * `fold` numbers the fold: a series met the first time in it starts again from zero.
  */
-export function sumInto<S extends UsageCounts & { fold: number }>(totals: Iterable<UsageTotal>, fold: number, seriesOf: (t: UsageTotal) => S): S[] {
+export function sumInto<S extends FoldedSeries>(totals: Iterable<UsageTotal>, fold: number, seriesOf: (t: UsageTotal) => S): S[] {
   const out: S[] = [];
   for (const t of totals) {
     const s = seriesOf(t);

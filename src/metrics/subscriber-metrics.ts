@@ -7,8 +7,8 @@
 
 import { Gauge, type Registry } from 'prom-client';
 import type { UsageCounts, UsageTotal } from '../history/usage-key.js';
-import { NamedPlaces, sumInto } from './application-folding.js';
-import { labelText, registerTextCounter, type TextSeries } from './exposition-text.js';
+import { FoldedSeries, NamedPlaces, sumInto } from './application-folding.js';
+import { registerTextCounter, type TextSeries } from './exposition-text.js';
 import type { SubscriberMetricsConfig } from './metrics-config.js';
 
 export const OTHER_HOST = 'other';
@@ -26,22 +26,14 @@ export interface FoldedSubscribers {
   named: number;
 }
 
-/** A subscriber's series for the run, its label text escaped once. */
-class Series implements SubscriberSeries, TextSeries {
-  sentBytes = 0;
-  receivedBytes = 0;
-  sentPackets = 0;
-  receivedPackets = 0;
+class Series extends FoldedSeries implements SubscriberSeries {
   readonly interface: string;
-  readonly labelBytes: Uint8Array;
-  /** The fold that last counted into it. */
-  fold = 0;
   constructor(
     readonly host: string,
     iface: string,
   ) {
+    super([['host', host], ['interface', iface]]);
     this.interface = iface;
-    this.labelBytes = Buffer.from(labelText([['host', host], ['interface', iface]]));
   }
   labels(): Record<string, string> {
     return { host: this.host, interface: this.interface };
