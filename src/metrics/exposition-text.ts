@@ -148,18 +148,19 @@ export class ExpositionRegistry extends Registry {
   }
 
   /**
-   * What metrics() returns, as bytes, the text families' never made a string: what the
-   * server sends. As metrics() does, every family is read in one synchronous pass (the
-   * collectors share a reading per scrape), then the texts are joined by a blank line.
+   * What metrics() returns, as bytes in pieces (to be sent in order; joined, they are that
+   * text), the text families' never made a string nor copied again. As metrics() does,
+   * every family is read in one synchronous pass (the collectors share a reading per
+   * scrape), then the texts are joined by a blank line.
    */
-  async exposition(): Promise<Buffer> {
+  async exposition(): Promise<Buffer[]> {
     const parts = await Promise.all(this.getMetricsAsArray().map((metric) => (isTextFamily(metric) ? metric.bytes() : this.getMetricsAsString(metric as unknown as Metric))));
-    const chunks: Uint8Array[] = [];
+    const chunks: Buffer[] = [];
     for (const part of parts) {
       if (chunks.length > 0) chunks.push(BLANK_LINE);
       chunks.push(typeof part === 'string' ? Buffer.from(part, 'utf8') : part);
     }
     chunks.push(NEWLINE);
-    return Buffer.concat(chunks);
+    return chunks;
   }
 }
