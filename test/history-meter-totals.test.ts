@@ -16,8 +16,12 @@ const curl: ProcessInfo = { pid: 200, name: 'curl', cmdline: 'curl x', user: nul
 class FakeMeter implements MeterView {
   live: ConnectionRecord[] = [];
   readonly retired = new Map<string, RetiredTraffic>();
-  records(): Iterable<ConnectionRecord> {
-    return this.live;
+  /** Retired since the last takeChanges (Meter keeps only those it handed out; handing out more is as good). */
+  private gone: ConnectionRecord[] = [];
+  /** As Meter.takeChanges, taking every live record as changed. */
+  takeChanges(changed: (record: ConnectionRecord) => void, retired: (record: ConnectionRecord) => void): void {
+    for (const r of this.gone.splice(0)) retired(r);
+    for (const r of this.live) changed(r);
   }
   open(owner: ProcessInfo | undefined, iface = 'eth0'): ConnectionRecord {
     const r = new ConnectionRecord('tcp', '198.18.0.1', 40000 + this.live.length, '198.19.0.1', 443, iface);
@@ -28,6 +32,7 @@ class FakeMeter implements MeterView {
   /** As Meter.retire: the record's traffic joins its owner's retired entry and leaves the table. */
   retire(record: ConnectionRecord): void {
     this.live = this.live.filter((r) => r !== record);
+    this.gone.push(record);
     const key = retiredKey(record.owner, record.interfaceName);
     let entry = this.retired.get(key);
     if (!entry) this.retired.set(key, (entry = { process: record.owner, interfaceName: record.interfaceName, traffic: new Traffic() }));

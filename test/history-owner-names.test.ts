@@ -28,8 +28,8 @@ const curlGone: ProcessInfo = { pid: 11, name: 'curl', cmdline: '', user: null, 
 class FakeMeter implements MeterView {
   readonly live: ConnectionRecord[] = [];
   readonly retired = new Map<string, RetiredTraffic>();
-  records(): Iterable<ConnectionRecord> {
-    return this.live;
+  takeChanges(changed: (record: ConnectionRecord) => void): void {
+    for (const r of this.live) changed(r);
   }
   open(owner: ProcessInfo, bytes: number): void {
     const r = new ConnectionRecord('tcp', '198.18.0.1', 40000 + this.live.length, '198.18.0.2', 80, 'eth0');

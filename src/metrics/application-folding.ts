@@ -12,7 +12,8 @@
 // named application's series holds all its bytes. "(unknown)" (traffic no process was found
 // for) always has its own series, outside the count.
 
-import { UNKNOWN_APP, addCounts, zeroCounts, type UsageCounts, type UsageTotal } from '../history/usage-key.js';
+import { UNKNOWN_APP, addCounts, type UsageCounts, type UsageTotal } from '../history/usage-key.js';
+import { labelText, type TextSeries } from './exposition-text.js';
 
 export const OTHER_APP = 'other';
 
@@ -25,14 +26,70 @@ export interface ApplicationSeries extends UsageCounts {
 }
 
 export interface FoldedApplications {
-  series: ApplicationSeries[];
+  /** Valid until the next fold: a series is one object for the run, its counts summed anew at each fold. */
+  series: Array<ApplicationSeries & TextSeries>;
   /** Applications with bytes whose traffic is in app="other" (no series of their own). */
   folded: number;
   /** Applications with series of their own ("(unknown)" aside). */
   named: number;
 }
 
-const appKey = (t: { app: string; exe: string }) => JSON.stringify([t.app, t.exe]);
+// Keys of maps looked up once per total per scrape, so plain joins rather than JSON: no
+// name, path, user or interface name holds a NUL.
+const appKey = (t: { app: string; exe: string }) => `${t.app}\0${t.exe}`;
+
+/**
+ * A series kept for the run (applications' and subscribers'): its counts, summed anew at
+ * each fold, and its label text, escaped and encoded once (exposition-text.ts).
+ */
+export abstract class FoldedSeries implements UsageCounts, TextSeries {
+  sentBytes = 0;
+  receivedBytes = 0;
+  sentPackets = 0;
+  receivedPackets = 0;
+  /** The fold that last counted into it. */
+  fold = 0;
+  readonly labelBytes: Uint8Array;
+  constructor(labels: ReadonlyArray<readonly [string, string]>) {
+    this.labelBytes = Buffer.from(labelText(labels));
+  }
+  abstract labels(): Record<string, string>;
+}
+
+class Series extends FoldedSeries implements ApplicationSeries {
+  readonly interface: string;
+  constructor(
+    readonly app: string,
+    readonly exe: string,
+    readonly user: string,
+    iface: string,
+  ) {
+    super([['app', app], ['exe', exe], ['user', user], ['interface', iface]]);
+    this.interface = iface;
+  }
+  labels(): Record<string, string> {
+    return { app: this.app, exe: this.exe, user: this.user, interface: this.interface };
+  }
+}
+
+/**
+ * The series of `totals`, found by key (made at the first sight of the key) and summed
+ * anew: each series comes out once, in the order of its first total, as a fresh fold would.
+ * `fold` numbers the fold: a series met the first time in it starts again from zero.
+ */
+export function sumInto<S extends FoldedSeries>(totals: Iterable<UsageTotal>, fold: number, seriesOf: (t: UsageTotal) => S): S[] {
+  const out: S[] = [];
+  for (const t of totals) {
+    const s = seriesOf(t);
+    if (s.fold !== fold) {
+      s.fold = fold;
+      s.sentBytes = s.receivedBytes = s.sentPackets = s.receivedPackets = 0;
+      out.push(s);
+    }
+    addCounts(s, t);
+  }
+  return out;
+}
 
 /**
  * The places of one daemon run: at most `limit` keys are ever named, the heaviest with
@@ -70,6 +127,8 @@ export class NamedPlaces {
 
 export class ApplicationFolding {
   private readonly named: NamedPlaces;
+  private readonly series = new Map<string, Series>();
+  private folds = 0;
 
   constructor(topApplications: number) {
     this.named = new NamedPlaces(topApplications);
@@ -85,15 +144,13 @@ export class ApplicationFolding {
     }
     const folded = this.named.admit(bytes);
 
-    const series = new Map<string, ApplicationSeries>();
-    for (const t of totals) {
+    const series = sumInto(totals, ++this.folds, (t) => {
       const own = t.app === UNKNOWN_APP || this.named.has(appKey(t));
-      const labels = own ? { app: t.app, exe: t.exe, user: t.user, interface: t.interface } : { app: OTHER_APP, exe: '', user: '', interface: t.interface };
-      const key = JSON.stringify([labels.app, labels.exe, labels.user, labels.interface]);
-      let s = series.get(key);
-      if (!s) series.set(key, (s = { ...labels, ...zeroCounts() }));
-      addCounts(s, t);
-    }
-    return { series: [...series.values()], folded, named: this.named.size };
+      const key = own ? `${t.app}\0${t.exe}\0${t.user}\0${t.interface}` : `${OTHER_APP}\0\0\0${t.interface}`;
+      let s = this.series.get(key);
+      if (!s) this.series.set(key, (s = own ? new Series(t.app, t.exe, t.user, t.interface) : new Series(OTHER_APP, '', '', t.interface)));
+      return s;
+    });
+    return { series, folded, named: this.named.size };
   }
 }

@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createSecureContext } from 'node:tls';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { collectDefaultMetrics } from 'prom-client';
+import { ExpositionRegistry } from './exposition-text.js';
 import { NetmeterError } from '../errors.js';
 import { ConfigError } from '../history/config.js';
 import { formatListenAddress, type ListenAddress, type MetricsConfig } from './metrics-config.js';
@@ -57,7 +58,7 @@ export function planMetricsServer(listen: ListenAddress, config: MetricsConfig, 
 
 export class MetricsServer {
   /** netmeter's metrics and the process's: add collectors with `registers: [server.registry]`. */
-  readonly registry = new Registry();
+  readonly registry = new ExpositionRegistry();
   /** Called before each scrape's collectors run (they read the session once per scrape). */
   private readonly scrapeStarts: Array<() => void> = [];
   private server: Server | undefined;
@@ -132,8 +133,17 @@ export class MetricsServer {
     }
     try {
       for (const begin of this.scrapeStarts) begin();
-      const text = await this.registry.metrics();
-      response.writeHead(200, { 'Content-Type': this.registry.contentType }).end(request.method === 'HEAD' ? undefined : text);
+      const chunks = await this.registry.exposition();
+      const length = chunks.reduce((sum, c) => sum + c.length, 0);
+      response.writeHead(200, { 'Content-Type': this.registry.contentType, 'Content-Length': length });
+      if (request.method === 'HEAD') {
+        response.end();
+        return;
+      }
+      // Written as they are (one writev): 3.7 MB at 10,000 subscribers, not copied into one buffer first.
+      response.cork();
+      for (const chunk of chunks) response.write(chunk);
+      response.end();
     } catch (error) {
       response.writeHead(500, { 'Content-Type': 'text/plain' }).end(`netmeter could not collect its metrics: ${oneLine(error)}\n`);
     }

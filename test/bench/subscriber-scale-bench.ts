@@ -95,8 +95,8 @@ server.onScrape(() => metrics.beginScrape());
 // The exporter's own CPU: what producing each scrape's text takes (collectors and
 // serialisation run as one task; nothing else runs in between).
 let exporterCpuUs = 0;
-const produce = server.registry.metrics.bind(server.registry);
-server.registry.metrics = async () => {
+const produce = server.registry.exposition.bind(server.registry);
+server.registry.exposition = async () => {
   const before = process.cpuUsage();
   const text = await produce();
   const used = process.cpuUsage(before);
