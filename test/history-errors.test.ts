@@ -143,7 +143,7 @@ test('report: dates, months, ranges and options that are wrong are usage errors'
       [['--day', '2026-13-45'], /--day: '2026-13-45' is not a date \(YYYY-MM-DD, today or yesterday\)/],
       [['--month', '2026-13'], /--month: '2026-13' is not a month \(YYYY-MM\)/],
       [['--since', '2026-03-10', '--until', '2026-03-01 00:00'], /--until must be later than --since/],
-      [['--by', 'week'], /--by: 'week' is not one of app, user, interface, day, hour, month/],
+      [['--by', 'week'], /--by: 'week' is not one of app, user, host, interface, day, hour, month/],
       [['--day', 'today', '--month'], /give one of --day, --month, or --since\/--until/],
       [['--graph', '--json'], /--graph draws in the terminal/],
     ];
