@@ -436,6 +436,8 @@ export class Transport {
     if (signal) {
       const abort = () => {
         finish(new AbortedError('aborted'));
+        // A reset, not a close: the kernel would go on sending what an upload left in the send buffer.
+        req.socket?.resetAndDestroy();
         req.destroy();
       };
       if (signal.aborted) queueMicrotask(abort);
