@@ -161,7 +161,10 @@ async function measured(args: string[], others: Record<string, number | undefine
   let stdout = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d));
   const watch = watchCpu(() => ({ ...others, [args[0] === process.execPath ? 'netmeter client' : args[0]!]: child.pid }));
+  // iperf3 sometimes hangs at 500 Mbit/s (its client spinning after the test): such a run is cut off and void.
+  const deadline = setTimeout(() => child.kill('SIGKILL'), (seconds + 30) * 1000);
   await new Promise((resolve) => child.once('exit', resolve));
+  clearTimeout(deadline);
   return { stdout, cpu: watch.stop() };
 }
 
@@ -177,7 +180,12 @@ async function iperf3(reverse: boolean, others: Record<string, number | undefine
   const { stdout, cpu } = await measured(['iperf3', '-c', SERVER, '-p', String(PORT + 1), '-P', '4', '-O', '3', '-t', String(seconds), '-J', ...(reverse ? ['-R'] : [])], others);
   const took = performance.now() - started;
   await stop(ping);
-  const mbps = (JSON.parse(stdout) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second / 1e6;
+  let mbps = NaN;
+  try {
+    mbps = (JSON.parse(stdout) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second / 1e6;
+  } catch {
+    // cut off or failed: the run is void (below)
+  }
   // Round trips once iperf3's 3 omitted seconds are over, while it still ran (5 per second).
   const lines = pingText.split('\n').filter((l) => l.includes('time='));
   return { mbps, pingMs: pingMedian(lines.slice(3 * 5 + 1, Math.floor((took / 1000) * 5)).join('\n')), cpu };
@@ -185,7 +193,11 @@ async function iperf3(reverse: boolean, others: Record<string, number | undefine
 
 async function netmeter(others: Record<string, number | undefined>): Promise<{ result: SpeedtestResult; cpu: Record<string, number> }> {
   const { stdout, cpu } = await measured([process.execPath, cli, 'speedtest', `http://${SERVER}:${PORT}/`, '--json'], others);
-  return { result: JSON.parse(stdout) as SpeedtestResult, cpu };
+  try {
+    return { result: JSON.parse(stdout) as SpeedtestResult, cpu };
+  } catch {
+    return { result: { status: 'failed', bytesUsed: { total: NaN } } as SpeedtestResult, cpu };
+  }
 }
 
 /**
@@ -279,7 +291,7 @@ try {
       const tooBusy = [...hot(down.cpu), ...hot(up.cpu), ...hot(n.cpu)];
       const r = n.result;
       details.push(`${rate} Mbit/s run ${attempt + 1}: netmeter ${fmt(r.download?.mbps ?? NaN)}/${fmt(r.upload?.mbps ?? NaN)} (${r.download?.stoppedBy}/${r.upload?.stoppedBy}), iperf3 ${fmt(down.mbps)}/${fmt(up.mbps)}${tooBusy.length ? `, VOID: ${tooBusy.join(', ')}` : ''}`);
-      if (tooBusy.length > 0 || r.status !== 'complete') {
+      if (tooBusy.length > 0 || r.status !== 'complete' || Number.isNaN(down.mbps) || Number.isNaN(up.mbps)) {
         voided++;
         continue;
       }
