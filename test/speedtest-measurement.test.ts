@@ -4,9 +4,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_METHOD, countedRate, decide, isStable, nextRequestSize, warmupEnd, windowRate, type MethodSettings, type Sample } from '../src/speedtest/measurement.js';
+import { DEFAULT_METHOD, countedRate, deliveredAt, decide, isStable, nextRequestSize, requestTargetFor, uploadCurve, warmupEnd, windowRate, type MethodSettings, type Sample } from '../src/speedtest/measurement.js';
 import { latencyFigures } from '../src/speedtest/result.js';
-import { deliveredAt } from '../src/speedtest/transfer.js';
 
 const m: MethodSettings = { ...DEFAULT_METHOD, warmupMinMs: 400, warmupMaxMs: 2000, minMeasureMs: 1000, maxMeasureMs: 3000, windowMs: 400, stableWindows: 4, tolerance: 0.05, tickMs: 100 };
 
@@ -52,6 +51,10 @@ test('decide: warm-up, then measuring, then done when stable after minMeasureMs 
   const done = steps.find((d) => d.state === 'done');
   assert.equal(done?.state, 'done');
   assert.equal((done as { stoppedBy: string }).stoppedBy, 'time-limit');
+  // A curve that arrives in a step past the limit (an upload waiting for its slowest stream) still ends
+  // by maxMeasureMs: at the last sample before it (1200; the next is 4500).
+  const stepped = series(5000, () => 500).filter((x) => x.t <= 1200 || x.t >= 4500);
+  assert.deepEqual(decide(stepped, m), { state: 'done', from: 400, to: 1200, stoppedBy: 'time-limit' });
 });
 
 test('isStable needs stableWindows window rates within the tolerance of their mean', () => {
@@ -89,10 +92,10 @@ test('latency figures: median, min, max and jitter as the mean absolute differen
 
 test('upload delivered curve: whole requests at their answers, spread evenly in between, nothing after an unanswered one', () => {
   const records = [
-    { sentT: 0, ackT: 100, size: 1000 },
-    { sentT: 100, ackT: 300, size: 1000 },
-    { sentT: 300, size: 1000 }, // refused or cut off
-    { sentT: 400, ackT: 500, size: 1000 },
+    { stream: 0, sentT: 0, ackT: 100, size: 1000 },
+    { stream: 0, sentT: 100, ackT: 300, size: 1000 },
+    { stream: 0, sentT: 300, size: 1000 }, // refused or cut off
+    { stream: 0, sentT: 400, ackT: 500, size: 1000 },
   ];
   assert.equal(deliveredAt(records, 0), 0);
   assert.equal(deliveredAt(records, 50), 500);
@@ -100,4 +103,32 @@ test('upload delivered curve: whole requests at their answers, spread evenly in 
   assert.equal(deliveredAt(records, 200), 1500);
   assert.equal(deliveredAt(records, 300), 2000);
   assert.equal(deliveredAt(records, 10_000), 2000, 'the unanswered request ends the curve');
+});
+
+test('upload curve: the streams summed, known only up to the earliest of their latest answers', () => {
+  const records = [
+    { stream: 0, sentT: 0, ackT: 100, size: 1000 },
+    { stream: 1, sentT: 0, ackT: 200, size: 4000 },
+    { stream: 0, sentT: 100, ackT: 300, size: 1000 },
+    { stream: 1, sentT: 200, size: 4000 }, // running
+    { stream: 0, sentT: 300, size: 1000 }, // running
+  ];
+  const times = [0, 100, 150, 200, 250, 300];
+  // Stream 1's last answer (200) bounds what is known; at 150: 1000 + 250 (stream 0) and 3000 (stream 1).
+  assert.deepEqual(uploadCurve(records, 2, times), [
+    { t: 0, bytes: 0 },
+    { t: 100, bytes: 3000 },
+    { t: 150, bytes: 4250 },
+    { t: 200, bytes: 5500 },
+  ]);
+  // A stream that has not been answered yet: nothing known.
+  assert.deepEqual(uploadCurve(records, 3, times), []);
+});
+
+test('request targets: downloads max(requestTargetMs, 25 round trips); uploads max(250 ms, 6 round trips), at most a quarter of maxMeasureMs', () => {
+  assert.equal(requestTargetFor('download', 10, DEFAULT_METHOD), 500);
+  assert.equal(requestTargetFor('download', 40, DEFAULT_METHOD), 1000);
+  assert.equal(requestTargetFor('upload', 10, DEFAULT_METHOD), 250);
+  assert.equal(requestTargetFor('upload', 100, DEFAULT_METHOD), 600);
+  assert.equal(requestTargetFor('upload', 600, DEFAULT_METHOD), DEFAULT_METHOD.maxMeasureMs / 4);
 });

@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { SpeedtestError } from '../speedtest/errors.js';
 import { formatResult, progressPrinter } from '../speedtest/format.js';
 import type { Protocol, SpeedtestResult } from '../speedtest/result.js';
+import { DEFAULT_METHOD } from '../speedtest/measurement.js';
 import { runSpeedtest } from '../speedtest/run.js';
 import { PUBLIC_DEFAULTS } from '../speedtest/server-choice.js';
 import { parseDuration, parsePositiveInteger } from './options.js';
@@ -33,7 +34,7 @@ Path:
   -I, --interface IF         send from IF's address
 Method:
   --streams N                parallel connections per direction (default 4)
-  --max-time DURATION        longest counted time per direction (default 8s)
+  --max-time DURATION        longest counted time per direction (default 3s)
   --timeout DURATION         a request that moves nothing this long has stalled (default 10s)
   --pings N                  idle round trips (default 10)
   --max-request-size SIZE    largest single request, e.g. 16M (default 64M)
@@ -103,7 +104,7 @@ export async function runSpeedtestCommand(argv: string[], io: CommandIo & { isTT
     ...(ca !== undefined ? { ca } : {}),
     method: {
       ...(streams !== undefined ? { streams } : {}),
-      ...(maxTime !== undefined ? { maxMeasureMs: maxTime * 1000, minMeasureMs: Math.min(2000, maxTime * 1000) } : {}),
+      ...(maxTime !== undefined ? { maxMeasureMs: maxTime * 1000, minMeasureMs: Math.min(DEFAULT_METHOD.minMeasureMs, maxTime * 1000) } : {}),
       ...(maxRequest !== undefined ? { maxRequestBytes: maxRequest, initialRequestBytes: Math.min(1 << 20, maxRequest) } : {}),
     },
     ...(timeout !== undefined ? { stallMs: timeout * 1000 } : {}),

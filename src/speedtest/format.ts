@@ -66,7 +66,7 @@ export function progressPrinter(out: NodeJS.WritableStream, isTTY: boolean): { o
       if (!isTTY) return;
       const p = e.progress;
       const rate = p.bitsPerSecond === null ? '…' : formatMbps(p.bitsPerSecond / 1e6);
-      const state = p.state === 'warmup' ? 'warm-up' : p.state === 'finishing' ? 'waiting for the server to confirm' : 'measuring';
+      const state = p.state === 'warmup' ? 'warm-up' : 'measuring';
       clear();
       out.write(`${p.direction} ${state} ${rate} ${(p.elapsedMs / 1000).toFixed(1)} s`);
       drawn = true;

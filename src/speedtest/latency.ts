@@ -26,7 +26,7 @@ export async function measureIdleLatency(transport: Transport, endpoints: Server
 
 export async function ping(transport: Transport, connection: Connection, endpoints: ServerEndpoints): Promise<TextAnswer> {
   const url = endpoints.pingUrl();
-  const answer = await transport.fetchText(connection, url);
+  const answer = await transport.ping(connection, url);
   if (answer.status < 200 || answer.status >= 300) {
     throw new SpeedtestError(`${url.host} answered HTTP ${answer.status} to GET ${url.pathname}: is the URL a ${endpoints.protocol} server's base?`);
   }

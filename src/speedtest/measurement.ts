@@ -28,25 +28,39 @@ export interface MethodSettings {
   tolerance: number;
   /** How often samples are taken. */
   tickMs: number;
-  /** A request should last about this long, so that request start-up costs little. */
+  /** A download request should last about this long, and at least requestTargetRtts round trips, so that request start-up costs little. */
   requestTargetMs: number;
+  requestTargetRtts: number;
+  /**
+   * Upload requests are shorter: their answers are the only exact points of the delivered
+   * curve, and each stream needs two inside the counted window (see ackedRate); at most a
+   * quarter of maxMeasureMs.
+   */
+  uploadRequestTargetMs: number;
+  uploadRequestTargetRtts: number;
   initialRequestBytes: number;
   /** Uploads may start smaller (no chunk granularity): on a slow link a first request far longer than requestTargetMs blurs the window's edges. */
   initialUploadBytes: number;
   maxRequestBytes: number;
 }
 
+// Short on purpose: a test should use at most half the data LibreSpeed's defaults use at the
+// same speed (docs/speedtest.md, "Data used"), which at 100 Mbit/s and above is about 2.6 s of
+// link time per direction, warm-up and the uploads finished after the stop included.
 export const DEFAULT_METHOD: MethodSettings = {
   streams: 4,
-  warmupMinMs: 600,
-  warmupMaxMs: 3000,
-  minMeasureMs: 2000,
-  maxMeasureMs: 8000,
-  windowMs: 1000,
-  stableWindows: 10,
+  warmupMinMs: 500,
+  warmupMaxMs: 2000,
+  minMeasureMs: 1000,
+  maxMeasureMs: 3000,
+  windowMs: 500,
+  stableWindows: 6,
   tolerance: 0.03,
   tickMs: 100,
   requestTargetMs: 500,
+  requestTargetRtts: 25,
+  uploadRequestTargetMs: 250,
+  uploadRequestTargetRtts: 6,
   initialRequestBytes: 1 << 20,
   initialUploadBytes: 256 << 10,
   maxRequestBytes: 64 << 20,
@@ -104,7 +118,8 @@ export function decide(samples: Sample[], m: MethodSettings): PhaseDecision {
   if (from === undefined) return { state: 'warmup' };
   const last = samples[samples.length - 1]!;
   const measured = last.t - from;
-  if (measured >= m.maxMeasureMs) return { state: 'done', from, to: last.t, stoppedBy: 'time-limit' };
+  // The upload's curve can arrive in steps (it is known up to the slowest stream's answer): the window still ends at maxMeasureMs.
+  if (measured >= m.maxMeasureMs) return { state: 'done', from, to: sampleAt(samples, from + m.maxMeasureMs)!.t, stoppedBy: 'time-limit' };
   if (measured >= m.minMeasureMs && isStable(samples.filter((s) => s.t >= from), m)) return { state: 'done', from, to: last.t, stoppedBy: 'stable' };
   return { state: 'measuring', from };
 }
@@ -128,6 +143,66 @@ export function countedRate(samples: Sample[], from: number, to: number): { byte
   const b = sampleAt(samples, to) ?? samples[samples.length - 1];
   if (!a || !b || b.t <= a.t) return { bytes: 0, ms: 0, bytesPerSecond: 0 };
   return { bytes: b.bytes - a.bytes, ms: b.t - a.t, bytesPerSecond: rateBetween(a, b) };
+}
+
+/**
+ * How long a stream's requests should last on a path with this idle round trip. Each
+ * request costs its stream a round trip with nothing in flight (25 round trips: 4%, mostly
+ * made up by the other streams and the bottleneck's queue).
+ */
+export function requestTargetFor(direction: 'download' | 'upload', rttMs: number, m: MethodSettings): number {
+  if (direction === 'download') return Math.max(m.requestTargetMs, m.requestTargetRtts * rttMs);
+  return Math.min(Math.max(m.uploadRequestTargetMs, m.uploadRequestTargetRtts * rttMs), m.maxMeasureMs / 4);
+}
+
+/** An upload request of one stream: when it was sent, when the server answered it after the whole body (if it did), its size. */
+export interface UploadRecord {
+  stream: number;
+  sentT: number;
+  ackT?: number;
+  size: number;
+}
+
+/**
+ * One stream's bytes delivered by time t: the sizes of the requests answered by then, plus
+ * the share of the next answered request for the time elapsed since the previous answer
+ * (or since it was sent, for the first). Requests are in the order the stream sent them;
+ * the curve ends at the first one without an answer.
+ */
+export function deliveredAt(records: UploadRecord[], t: number): number {
+  let total = 0;
+  let since: number | undefined;
+  for (const r of records) {
+    if (r.ackT === undefined) break;
+    const begin = since ?? r.sentT;
+    if (t >= r.ackT) total += r.size;
+    else {
+      if (t > begin) total += (r.size * (t - begin)) / (r.ackT - begin);
+      break;
+    }
+    since = r.ackT;
+  }
+  return total;
+}
+
+/**
+ * The upload's delivered curve, known up to the earliest of the streams' latest answers
+ * (past it, some stream's bytes are not yet known): for each time in `times` up to there,
+ * the streams' delivered bytes summed. Before every stream has an answer, nothing is known.
+ */
+export function uploadCurve(records: UploadRecord[], streams: number, times: number[]): Sample[] {
+  const byStream = new Map<number, UploadRecord[]>();
+  for (const r of records) byStream.set(r.stream, [...(byStream.get(r.stream) ?? []), r]);
+  let known = byStream.size < streams ? -Infinity : Infinity;
+  for (const list of byStream.values()) {
+    let last = -Infinity;
+    for (const r of list) {
+      if (r.ackT === undefined) break;
+      last = r.ackT;
+    }
+    known = Math.min(known, last);
+  }
+  return times.filter((t) => t <= known).map((t) => ({ t, bytes: [...byStream.values()].reduce((sum, list) => sum + deliveredAt(list, t), 0) }));
 }
 
 /**

@@ -102,11 +102,9 @@ export async function runSpeedtest(request: SpeedtestRequest): Promise<Speedtest
     const udpPort = Number(idle.first.headers['netmeter-udp-port']);
 
     const counters = (direction: 'rx' | 'tx') => () => readCounter(request.sysRoot ?? '/sys', result.path.interface, direction);
-    // Each request costs its stream a round trip with nothing in flight: on a long path,
-    // longer requests keep that share small (25 round trips: 4% per stream).
-    const rtt = result.idleLatency.medianMs ?? 0;
     const transferOptions = {
-      method: { ...method, requestTargetMs: Math.max(method.requestTargetMs, 25 * rtt) },
+      method,
+      rttMs: result.idleLatency.medianMs ?? 0,
       now,
       loadedPingIntervalMs: request.loadedPingIntervalMs ?? 200,
       onProgress: (progress: TransferProgress) => emit({ kind: 'transfer', progress }),

@@ -1,7 +1,8 @@
 // Shaped-link accuracy (rate only): netmeter speedtest against iperf3 through `tc tbf` on a
 // veth pair between two network namespaces (server in one, client in the other), at each
-// rate, in the same run, alternating. No added delay: this kernel has no netem, and the TUN
-// delay line the issue asks for is not built yet (docs/speedtest.md). Needs root.
+// rate, in the same run, alternating. No added delay (this kernel has no netem): the
+// 40 ms round trip, the CPU rule and the data comparison are in speedtest-delay-bench.ts.
+// Needs root.
 // Usage: node dist/test/bench/speedtest-shaped-bench.js [--rates 20,100,500] [--runs 3]
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
